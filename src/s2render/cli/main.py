@@ -6,6 +6,9 @@ import importlib
 
 import click
 
+from s2render.config import debug_enabled
+from s2render.core.errors import S2RenderError
+
 # command name -> module under s2render.cli defining ``command``. Imported lazily so that
 # ``s2render info`` does not pay for importing Dask.
 COMMANDS: dict[str, str] = {
@@ -26,6 +29,23 @@ class LazyGroup(click.Group):
         if module is None:
             return None
         return importlib.import_module(f"s2render.cli.{module}").command
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        """Errors are one clear line and a non-zero exit, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except S2RenderError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if debug_enabled():
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {exc} (set S2RENDER_DEBUG=1 for a traceback)"
+            ) from exc
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

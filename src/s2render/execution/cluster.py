@@ -41,7 +41,8 @@ def dask_client(options: ClusterOptions | None = None) -> Iterator[Client]:
             threads_per_worker=threads,
             processes=options.processes,
             dashboard_address=":0" if options.dashboard else None,
-            host="127.0.0.1",
+            # In-process clusters talk over inproc://; worker processes over loopback only.
+            **({"host": "127.0.0.1"} if options.processes else {}),
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):

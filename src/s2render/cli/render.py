@@ -1,0 +1,176 @@
+"""``s2render render``: the seed's batch command — lists of resolutions and R, G, B bands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from s2render.cli.options import cluster_from, cluster_options
+from s2render.core.area import parse_bbox
+from s2render.core.bands import check_band
+from s2render.core.encode import OutputFormat
+from s2render.core.errors import BandError, SpecError
+from s2render.core.product import Product, open_product
+from s2render.core.render import RenderResult, RenderSpec
+from s2render.core.stretch import parse_stretch
+
+ALTERNATIVES = {"B08": "B8A", "B8A": "B08"}
+
+
+def split_list(text: str, option: str) -> list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if not items or any(not t for t in items):
+        raise click.BadParameter(f"{text!r} must be a comma-separated list without gaps",
+                                 param_hint=option)
+    return items
+
+
+def parse_resolutions(text: str) -> list[float]:
+    values = []
+    for item in split_list(text, "--res"):
+        try:
+            value = float(item)
+        except ValueError:
+            value = -1.0
+        if value <= 0:
+            raise click.BadParameter(
+                f"{item!r} is not a resolution in metres (the native ones are 10, 20, 60)",
+                param_hint="--res",
+            )
+        values.append(int(value) if value.is_integer() else value)
+    return values
+
+
+def check_native(product: Product, band: str, res: float, option: str, native_only: bool) -> str:
+    """Validate one band for one resolution; note or refuse a resampled band."""
+    try:
+        name = check_band(band, product.level)
+    except BandError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
+    if product.is_native(name, res):
+        return name
+    native = product.native_bands().get(res, []) if isinstance(res, int) else []
+    hint = f"; try {ALTERNATIVES[name]}" if ALTERNATIVES.get(name) in native else ""
+    source = product.band_file(name, res)
+    message = (f"{name} is not native at {res:g} m in this {product.level} product{hint}; "
+               f"it will be resampled from {source.resolution} m")
+    if native_only:
+        raise click.BadParameter(message.replace("it will be", "without --native-only it would be"),
+                                 param_hint=option)
+    click.echo(f"note: {message}", err=True)
+    return name
+
+
+def ask_renderings(product: Product) -> tuple[str, str, str, str]:
+    """The seed twin's interactive mode: ask for each rendering, offering only valid bands."""
+    native = {r: [b for b in bands if b not in ("SCL", "AOT", "WVP", "TCI")]
+              for r, bands in product.native_bands().items() if bands}
+    count = click.prompt("How many renderings", type=click.IntRange(1, 100), default=1)
+    res_list, r_list, g_list, b_list = [], [], [], []
+    for i in range(count):
+        click.echo(f"Rendering {i + 1} of {count}", err=True)
+        res = click.prompt("  resolution (m)", type=click.Choice([str(r) for r in native]),
+                           default=str(min(native)))
+        choices = click.Choice(native[int(res)], case_sensitive=False)
+        res_list.append(res)
+        r_list.append(click.prompt("  red band", type=choices))
+        g_list.append(click.prompt("  green band", type=choices))
+        b_list.append(click.prompt("  blue band", type=choices))
+    return (",".join(res_list), ",".join(r_list), ",".join(g_list), ",".join(b_list))
+
+
+@click.command("render")
+@click.argument("product", type=click.Path(exists=True))
+@click.option("--res", "res_list", metavar="LIST", help="Resolutions in metres, e.g. 20,20,60.")
+@click.option("--r", "r_list", metavar="LIST", help="Red bands, e.g. B04,B12,B06.")
+@click.option("--g", "g_list", metavar="LIST", help="Green bands, e.g. B03,B11,B04.")
+@click.option("--b", "b_list", metavar="LIST", help="Blue bands, e.g. B02,B03,B02.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="output",
+              show_default=True, help="Output folder.")
+@click.option("--format", "fmt", default="jpeg", show_default=True,
+              help="jpeg, png (with alpha), webp or geotiff (COG, georeferenced).")
+@click.option("--stretch", metavar="MIN,MAX[;MIN,MAX;MIN,MAX]",
+              help="Reflectance range for all channels or per channel (default 0,0.3).")
+@click.option("--gamma", type=float, default=None, help="Display gamma, >1 brightens (default 1.25).")
+@click.option("--bbox", metavar="XMIN,YMIN,XMAX,YMAX", help="Render only this area.")
+@click.option("--bbox-crs", default="EPSG:4326", show_default=True,
+              help="CRS of --bbox: EPSG:4326 (lon/lat), any EPSG code, or 'product'.")
+@click.option("--native-only", is_flag=True,
+              help="Refuse bands that are not native at their resolution (the seed's rule) "
+                   "instead of resampling them.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of outputs and status.")
+@cluster_options
+def command(product: str, res_list: str | None, r_list: str | None, g_list: str | None,
+            b_list: str | None, out_dir: str, fmt: str, stretch: str | None, gamma: float | None,
+            bbox: str | None, bbox_crs: str, native_only: bool, as_json: bool,
+            scheduler: str | None, workers: int | None, threads: int | None,
+            processes: bool | None) -> None:
+    """Render PRODUCT once per position of the --res/--r/--g/--b lists, in parallel.
+
+    Prints the output files, one per line (or JSON with --json). Without lists, on a terminal,
+    asks for each rendering.
+    """
+    prod = open_product(product)
+    lists = (res_list, r_list, g_list, b_list)
+    if not any(lists):
+        if not sys.stdin.isatty():
+            raise click.UsageError("give --res, --r, --g and --b (or run on a terminal to be asked)")
+        res_list, r_list, g_list, b_list = ask_renderings(prod)
+    missing = [n for n, v in zip(("--res", "--r", "--g", "--b"), (res_list, r_list, g_list, b_list),
+                                 strict=True) if not v]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)}: the four lists go together")
+    resolutions = parse_resolutions(res_list)  # type: ignore[arg-type]
+    reds = split_list(r_list, "--r")  # type: ignore[arg-type]
+    greens = split_list(g_list, "--g")  # type: ignore[arg-type]
+    blues = split_list(b_list, "--b")  # type: ignore[arg-type]
+    lengths = {len(resolutions), len(reds), len(greens), len(blues)}
+    if len(lengths) != 1:
+        raise click.UsageError(
+            f"--res, --r, --g and --b must have the same length; got {len(resolutions)}, "
+            f"{len(reds)}, {len(greens)}, {len(blues)}"
+        )
+    try:
+        output_format = OutputFormat.parse(fmt)
+        stretch_spec = parse_stretch(stretch, gamma=gamma)
+        area = parse_bbox(bbox) if bbox else None
+    except SpecError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{exc.field or 'format'}") from exc
+
+    specs = []
+    for res, r, g, b in zip(resolutions, reds, greens, blues, strict=True):
+        bands = tuple(check_native(prod, band, res, opt, native_only)
+                      for band, opt in ((r, "--r"), (g, "--g"), (b, "--b")))
+        specs.append(RenderSpec(product=prod.path, bands=bands, resolution=res, bbox=area,  # type: ignore[arg-type]
+                                bbox_crs=bbox_crs, stretch=stretch_spec, format=output_format))
+
+    results = run(specs, Path(out_dir), cluster_from(scheduler, workers, threads, processes))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            if r.status == "done":
+                click.echo(r.path)
+            else:
+                click.echo(f"error: rendering {r.index + 1}: {r.error}", err=True)
+    failed = sum(r.status != "done" for r in results)
+    if failed:
+        raise SystemExit(1)
+
+
+def run(specs, out_dir: Path, cluster) -> list[RenderResult]:  # noqa: ANN001
+    from tqdm import tqdm
+
+    from s2render.execution.batch import run_batch
+    from s2render.execution.cluster import dask_client
+
+    bar = tqdm(total=len(specs), unit="rendering", disable=not sys.stderr.isatty(),
+               file=sys.stderr)
+    try:
+        with dask_client(cluster) as client:
+            return run_batch(client, specs, out_dir, on_progress=lambda _: bar.update(1))
+    finally:
+        bar.close()
