@@ -30,7 +30,7 @@ class LazyGroup(click.Group):
             return None
         return importlib.import_module(f"s2render.cli.{module}").command
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
+    def invoke(self, ctx: click.Context):
         """Errors are one clear line and a non-zero exit, never a traceback."""
         try:
             return super().invoke(ctx)

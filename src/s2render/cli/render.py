@@ -23,8 +23,9 @@ ALTERNATIVES = {"B08": "B8A", "B8A": "B08"}
 def split_list(text: str, option: str) -> list[str]:
     items = [t.strip() for t in text.split(",")]
     if not items or any(not t for t in items):
-        raise click.BadParameter(f"{text!r} must be a comma-separated list without gaps",
-                                 param_hint=option)
+        raise click.BadParameter(
+            f"{text!r} must be a comma-separated list without gaps", param_hint=option
+        )
     return items
 
 
@@ -55,25 +56,34 @@ def check_native(product: Product, band: str, res: float, option: str, native_on
     native = product.native_bands().get(res, []) if isinstance(res, int) else []
     hint = f"; try {ALTERNATIVES[name]}" if ALTERNATIVES.get(name) in native else ""
     source = product.band_file(name, res)
-    message = (f"{name} is not native at {res:g} m in this {product.level} product{hint}; "
-               f"it will be resampled from {source.resolution} m")
+    message = (
+        f"{name} is not native at {res:g} m in this {product.level} product{hint}; "
+        f"it will be resampled from {source.resolution} m"
+    )
     if native_only:
-        raise click.BadParameter(message.replace("it will be", "without --native-only it would be"),
-                                 param_hint=option)
+        raise click.BadParameter(
+            message.replace("it will be", "without --native-only it would be"), param_hint=option
+        )
     click.echo(f"note: {message}", err=True)
     return name
 
 
 def ask_renderings(product: Product) -> tuple[str, str, str, str]:
     """The seed twin's interactive mode: ask for each rendering, offering only valid bands."""
-    native = {r: [b for b in bands if b not in ("SCL", "AOT", "WVP", "TCI")]
-              for r, bands in product.native_bands().items() if bands}
+    native = {
+        r: [b for b in bands if b not in ("SCL", "AOT", "WVP", "TCI")]
+        for r, bands in product.native_bands().items()
+        if bands
+    }
     count = click.prompt("How many renderings", type=click.IntRange(1, 100), default=1)
     res_list, r_list, g_list, b_list = [], [], [], []
     for i in range(count):
         click.echo(f"Rendering {i + 1} of {count}", err=True)
-        res = click.prompt("  resolution (m)", type=click.Choice([str(r) for r in native]),
-                           default=str(min(native)))
+        res = click.prompt(
+            "  resolution (m)",
+            type=click.Choice([str(r) for r in native]),
+            default=str(min(native)),
+        )
         choices = click.Choice(native[int(res)], case_sensitive=False)
         res_list.append(res)
         r_list.append(click.prompt("  red band", type=choices))
@@ -88,26 +98,70 @@ def ask_renderings(product: Product) -> tuple[str, str, str, str]:
 @click.option("--r", "r_list", metavar="LIST", help="Red bands, e.g. B04,B12,B06.")
 @click.option("--g", "g_list", metavar="LIST", help="Green bands, e.g. B03,B11,B04.")
 @click.option("--b", "b_list", metavar="LIST", help="Blue bands, e.g. B02,B03,B02.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="output",
-              show_default=True, help="Output folder.")
-@click.option("--format", "fmt", default="jpeg", show_default=True,
-              help="jpeg, png (with alpha), webp or geotiff (COG, georeferenced).")
-@click.option("--stretch", metavar="MIN,MAX[;MIN,MAX;MIN,MAX]",
-              help="Reflectance range for all channels or per channel (default 0,0.3).")
-@click.option("--gamma", type=float, default=None, help="Display gamma, >1 brightens (default 1.25).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="output",
+    show_default=True,
+    help="Output folder.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="jpeg",
+    show_default=True,
+    help="jpeg, png (with alpha), webp or geotiff (COG, georeferenced).",
+)
+@click.option(
+    "--stretch",
+    metavar="MIN,MAX[;MIN,MAX;MIN,MAX]",
+    help="Reflectance range for all channels or per channel (default 0,0.3).",
+)
+@click.option(
+    "--gamma", type=float, default=None, help="Display gamma, >1 brightens (default 1.25)."
+)
 @click.option("--bbox", metavar="XMIN,YMIN,XMAX,YMAX", help="Render only this area.")
-@click.option("--bbox-crs", default="EPSG:4326", show_default=True,
-              help="CRS of --bbox: EPSG:4326 (lon/lat), any EPSG code, or 'product'.")
-@click.option("--native-only", is_flag=True,
-              help="Refuse bands that are not native at their resolution (the seed's rule) "
-                   "instead of resampling them.")
+@click.option(
+    "--bbox-crs",
+    default="EPSG:4326",
+    show_default=True,
+    help="CRS of --bbox: EPSG:4326 (lon/lat), any EPSG code, or 'product'.",
+)
+@click.option(
+    "--native-only",
+    is_flag=True,
+    help="Refuse bands that are not native at their resolution (the seed's rule) "
+    "instead of resampling them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of outputs and status.")
+@click.option(
+    "--interactive",
+    "-i",
+    is_flag=True,
+    help="Ask for each rendering (the default on a terminal when no lists are given).",
+)
 @cluster_options
-def command(product: str, res_list: str | None, r_list: str | None, g_list: str | None,
-            b_list: str | None, out_dir: str, fmt: str, stretch: str | None, gamma: float | None,
-            bbox: str | None, bbox_crs: str, native_only: bool, as_json: bool,
-            scheduler: str | None, workers: int | None, threads: int | None,
-            processes: bool | None) -> None:
+def command(
+    product: str,
+    res_list: str | None,
+    r_list: str | None,
+    g_list: str | None,
+    b_list: str | None,
+    out_dir: str,
+    fmt: str,
+    stretch: str | None,
+    gamma: float | None,
+    bbox: str | None,
+    bbox_crs: str,
+    native_only: bool,
+    as_json: bool,
+    interactive: bool,
+    scheduler: str | None,
+    workers: int | None,
+    threads: int | None,
+    processes: bool | None,
+) -> None:
     """Render PRODUCT once per position of the --res/--r/--g/--b lists, in parallel.
 
     Prints the output files, one per line (or JSON with --json). Without lists, on a terminal,
@@ -115,12 +169,19 @@ def command(product: str, res_list: str | None, r_list: str | None, g_list: str 
     """
     prod = open_product(product)
     lists = (res_list, r_list, g_list, b_list)
-    if not any(lists):
-        if not sys.stdin.isatty():
-            raise click.UsageError("give --res, --r, --g and --b (or run on a terminal to be asked)")
+    if interactive or not any(lists):
+        if not (interactive or sys.stdin.isatty()):
+            raise click.UsageError(
+                "give --res, --r, --g and --b (or run on a terminal to be asked)"
+            )
         res_list, r_list, g_list, b_list = ask_renderings(prod)
-    missing = [n for n, v in zip(("--res", "--r", "--g", "--b"), (res_list, r_list, g_list, b_list),
-                                 strict=True) if not v]
+    missing = [
+        n
+        for n, v in zip(
+            ("--res", "--r", "--g", "--b"), (res_list, r_list, g_list, b_list), strict=True
+        )
+        if not v
+    ]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)}: the four lists go together")
     resolutions = parse_resolutions(res_list)  # type: ignore[arg-type]
@@ -142,10 +203,21 @@ def command(product: str, res_list: str | None, r_list: str | None, g_list: str 
 
     specs = []
     for res, r, g, b in zip(resolutions, reds, greens, blues, strict=True):
-        bands = tuple(check_native(prod, band, res, opt, native_only)
-                      for band, opt in ((r, "--r"), (g, "--g"), (b, "--b")))
-        specs.append(RenderSpec(product=prod.path, bands=bands, resolution=res, bbox=area,  # type: ignore[arg-type]
-                                bbox_crs=bbox_crs, stretch=stretch_spec, format=output_format))
+        bands = tuple(
+            check_native(prod, band, res, opt, native_only)
+            for band, opt in ((r, "--r"), (g, "--g"), (b, "--b"))
+        )
+        specs.append(
+            RenderSpec(
+                product=prod.path,
+                bands=bands,
+                resolution=res,
+                bbox=area,  # type: ignore[arg-type]
+                bbox_crs=bbox_crs,
+                stretch=stretch_spec,
+                format=output_format,
+            )
+        )
 
     results = run(specs, Path(out_dir), cluster_from(scheduler, workers, threads, processes))
     if as_json:
@@ -161,14 +233,13 @@ def command(product: str, res_list: str | None, r_list: str | None, g_list: str 
         raise SystemExit(1)
 
 
-def run(specs, out_dir: Path, cluster) -> list[RenderResult]:  # noqa: ANN001
+def run(specs, out_dir: Path, cluster) -> list[RenderResult]:
     from tqdm import tqdm
 
     from s2render.execution.batch import run_batch
     from s2render.execution.cluster import dask_client
 
-    bar = tqdm(total=len(specs), unit="rendering", disable=not sys.stderr.isatty(),
-               file=sys.stderr)
+    bar = tqdm(total=len(specs), unit="rendering", disable=not sys.stderr.isatty(), file=sys.stderr)
     try:
         with dask_client(cluster) as client:
             return run_batch(client, specs, out_dir, on_progress=lambda _: bar.update(1))

@@ -40,7 +40,9 @@ def bbox_in_crs(bbox: Bounds, bbox_crs: str | CRS, target_crs: CRS) -> Bounds:
         raise AreaError(f"bbox CRS {bbox_crs!r} is not a CRS: {exc}", field="bbox_crs") from exc
     if src_crs.is_geographic:
         lon0, lat0, lon1, lat1 = bbox
-        if not (-180 <= lon0 <= 180 and -180 <= lon1 <= 180 and -90 <= lat0 <= 90 and -90 <= lat1 <= 90):
+        if not (
+            -180 <= lon0 <= 180 and -180 <= lon1 <= 180 and -90 <= lat0 <= 90 and -90 <= lat1 <= 90
+        ):
             raise AreaError(
                 f"bbox {list(bbox)} is not lon/lat in degrees; give --bbox-crs product (or an EPSG "
                 "code) for projected coordinates",

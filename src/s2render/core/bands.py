@@ -54,8 +54,22 @@ BANDS: dict[str, BandInfo] = {b.name: b for b in SPECTRAL_BANDS + L2A_LAYERS}
 L2A_NATIVE: dict[int, tuple[str, ...]] = {
     10: ("B02", "B03", "B04", "B08", "AOT", "WVP"),
     20: ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B8A", "B11", "B12", "SCL", "AOT", "WVP"),
-    60: ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B8A", "B09", "B11", "B12", "SCL",
-         "AOT", "WVP"),
+    60: (
+        "B01",
+        "B02",
+        "B03",
+        "B04",
+        "B05",
+        "B06",
+        "B07",
+        "B8A",
+        "B09",
+        "B11",
+        "B12",
+        "SCL",
+        "AOT",
+        "WVP",
+    ),
 }
 
 _BAND_RE = re.compile(r"^B?(\d{1,2}|8A)$", re.IGNORECASE)
@@ -102,7 +116,9 @@ def check_band(name: str, level: str) -> str:
         raise BandError(f"{name!r} is not a Sentinel-2 band; choose one of {known}")
     if level not in info.levels:
         if band == "B10":
-            hint = "L2A products drop the cirrus band B10; use an L1C product, or B09 for water vapour"
+            hint = (
+                "L2A products drop the cirrus band B10; use an L1C product, or B09 for water vapour"
+            )
         elif level == "L1C":
             hint = f"{band} is an L2A product layer; use an L2A product of the same scene"
         else:

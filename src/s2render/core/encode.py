@@ -37,15 +37,25 @@ class FormatInfo:
 
 
 class OutputFormat(Enum):
-    JPEG = FormatInfo("JPEG", "image/jpeg", "jpg", False, False,
-                      (("QUALITY", "90"), ("INTERNAL_MASK", "NO")))
+    JPEG = FormatInfo(
+        "JPEG", "image/jpeg", "jpg", False, False, (("QUALITY", "90"), ("INTERNAL_MASK", "NO"))
+    )
     # zlib level 3: about a third of the time of the default level 6 for files a few % larger.
     PNG = FormatInfo("PNG", "image/png", "png", True, False, (("ZLEVEL", "3"),))
     WEBP = FormatInfo("WEBP", "image/webp", "webp", True, False, (("QUALITY", "90"),))
     GTIFF = FormatInfo(
-        "COG", "image/tiff; application=geotiff; profile=cloud-optimized", "tif", True, True,
-        (("COMPRESS", "DEFLATE"), ("PREDICTOR", "2"), ("BLOCKSIZE", "512"),
-         ("OVERVIEWS", "AUTO"), ("NUM_THREADS", "1")),
+        "COG",
+        "image/tiff; application=geotiff; profile=cloud-optimized",
+        "tif",
+        True,
+        True,
+        (
+            ("COMPRESS", "DEFLATE"),
+            ("PREDICTOR", "2"),
+            ("BLOCKSIZE", "512"),
+            ("OVERVIEWS", "AUTO"),
+            ("NUM_THREADS", "1"),
+        ),
     )
 
     @property
@@ -54,8 +64,17 @@ class OutputFormat(Enum):
 
     @classmethod
     def parse(cls, text: str) -> OutputFormat:
-        aliases = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tif": "GTIFF",
-                   "tiff": "GTIFF", "gtiff": "GTIFF", "geotiff": "GTIFF", "cog": "GTIFF"}
+        aliases = {
+            "jpg": "JPEG",
+            "jpeg": "JPEG",
+            "png": "PNG",
+            "webp": "WEBP",
+            "tif": "GTIFF",
+            "tiff": "GTIFF",
+            "gtiff": "GTIFF",
+            "geotiff": "GTIFF",
+            "cog": "GTIFF",
+        }
         name = aliases.get(text.strip().lower())
         if name is None:
             raise SpecError(
@@ -85,14 +104,16 @@ def write_json_atomic(dest: Path, document: dict) -> None:
         tmp.write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
-def canvas_vrt(canvas: Path, width: int, height: int, bands: int, *, crs: CRS | None,
-               transform: Affine | None) -> str:
+def canvas_vrt(
+    canvas: Path, width: int, height: int, bands: int, *, crs: CRS | None, transform: Affine | None
+) -> str:
     """A VRT document exposing ``bands`` of the raw RGBA canvas (band 4 as alpha)."""
     parts = [f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">']
     if crs is not None and transform is not None:
         parts.append(f"<SRS>{escape(crs.to_wkt())}</SRS>")
-        parts.append("<GeoTransform>" + ", ".join(repr(v) for v in transform.to_gdal())
-                     + "</GeoTransform>")
+        parts.append(
+            "<GeoTransform>" + ", ".join(repr(v) for v in transform.to_gdal()) + "</GeoTransform>"
+        )
     interp = ["Red", "Green", "Blue", "Alpha"]
     for i in range(bands):
         parts.append(
@@ -107,14 +128,23 @@ def canvas_vrt(canvas: Path, width: int, height: int, bands: int, *, crs: CRS | 
     return "".join(parts)
 
 
-def encode_canvas(canvas: Path, dest: Path, fmt: OutputFormat, *, width: int, height: int,
-                  crs: CRS | None = None, transform: Affine | None = None) -> Path:
+def encode_canvas(
+    canvas: Path,
+    dest: Path,
+    fmt: OutputFormat,
+    *,
+    width: int,
+    height: int,
+    crs: CRS | None = None,
+    transform: Affine | None = None,
+) -> Path:
     """Encode the raw RGBA ``canvas`` into ``dest`` in ``fmt``, atomically."""
     info = fmt.info
     bands = 4 if info.alpha else 3
     geo = info.georeferenced
-    vrt = canvas_vrt(canvas, width, height, bands, crs=crs if geo else None,
-                     transform=transform if geo else None)
+    vrt = canvas_vrt(
+        canvas, width, height, bands, crs=crs if geo else None, transform=transform if geo else None
+    )
     with rasterio.Env(GDAL_PAM_ENABLED="NO"), atomic_path(dest) as tmp:
         rasterio.shutil.copy(vrt, str(tmp), driver=info.driver, **dict(info.options))
     return dest

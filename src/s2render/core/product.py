@@ -138,9 +138,7 @@ class Product:
         candidates = sorted(res for b, res in self.files if b == name)
         if not candidates:
             have = ", ".join(self.bands())
-            raise BandError(
-                f"{name} is not in product {self.product_id}; it holds {have}"
-            )
+            raise BandError(f"{name} is not in product {self.product_id}; it holds {have}")
         exact = [r for r in candidates if r == resolution]
         if exact:
             return self.files[(name, exact[0])]
@@ -224,7 +222,7 @@ class _Tree:
             if self.zip_file is not None:
                 with zipfile.ZipFile(self.zip_file) as zf:
                     self._names = [
-                        n[len(self.prefix):]
+                        n[len(self.prefix) :]
                         for n in zf.namelist()
                         if n.startswith(self.prefix) and not n.endswith("/")
                     ]
@@ -260,7 +258,9 @@ def _open_safe(folder: Path) -> Product:
 def _open_zip(path: Path) -> Product:
     with zipfile.ZipFile(path) as zf:
         mtds = [
-            n for n in zf.namelist() if PurePosixPath(n).name in ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml")
+            n
+            for n in zf.namelist()
+            if PurePosixPath(n).name in ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml")
         ]
     if not mtds:
         raise ProductError(f"{path} holds no MTD_MSIL2A.xml or MTD_MSIL1C.xml: not a SAFE zip")
@@ -353,8 +353,11 @@ def _files_from_names(tree: _Tree, names: Iterable[str]) -> dict[tuple[str, int]
 
 
 def _file_resolution(gdal_path: str) -> int:
-    with rasterio.open(gdal_path) as src:
-        return round(src.res[0])
+    try:
+        with rasterio.open(gdal_path) as src:
+            return round(src.res[0])
+    except rasterio.errors.RasterioIOError as exc:
+        raise ProductError(f"cannot open band file {gdal_path}: {exc}") from exc
 
 
 def _grid_from_metadata(
@@ -417,7 +420,9 @@ def _open_folder(folder: Path) -> Product:
         mission=name_match.group("mission") if name_match else None,
         tile=tile,
         sensing_time=sensing.replace(tzinfo=UTC) if sensing else None,
-        baseline=name_match.group("baseline") if name_match and name_match.group("baseline") else None,
+        baseline=name_match.group("baseline")
+        if name_match and name_match.group("baseline")
+        else None,
         cloud_cover=None,
         footprint=None,
         crs=crs,
@@ -427,4 +432,3 @@ def _open_folder(folder: Path) -> Product:
         quantification={},
         offset_source="none: no metadata, DN taken as reflectance x 10000",
     )
-

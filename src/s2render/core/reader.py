@@ -23,6 +23,11 @@ from s2render.core.product import BandFile, Grid
 # Sub-pixel tolerance when deciding that two grids are aligned.
 _EPS = 1e-6
 
+# GDAL 3.10's JP2OpenJPEG driver swallows decoding errors when it decodes tiles on several
+# threads (a truncated codestream reads as zeros or garbage instead of failing), so each read
+# decodes on one thread; parallelism comes from running reads side by side.
+_READ_OPTIONS = {"GDAL_NUM_THREADS": "1"}
+
 
 def resampling_for(band: str, source_res: float, target_res: float) -> Resampling:
     """Average when coarsening, bilinear when refining, nearest for classes or same grid."""
@@ -36,7 +41,7 @@ def read_window(band_file: BandFile, grid: Grid, window: Window) -> np.ndarray:
     """Read ``band_file`` over ``window`` of ``grid``; pixels the file does not cover are 0."""
     out_h, out_w = int(window.height), int(window.width)
     try:
-        with rasterio.open(band_file.path) as src:
+        with rasterio.Env(**_READ_OPTIONS), rasterio.open(band_file.path) as src:
             if src.crs is not None and src.crs != grid.crs:
                 raise RenderError(
                     f"{band_file.path} is in {src.crs}, the product grid in {grid.crs}; "
@@ -65,7 +70,12 @@ def read_window(band_file: BandFile, grid: Grid, window: Window) -> np.ndarray:
             resampling = resampling_for(band_file.band, src_res_x, target_res)
             aligned = all(
                 abs(v - round(v)) < _EPS
-                for v in (src_window.col_off, src_window.row_off, src_window.width, src_window.height)
+                for v in (
+                    src_window.col_off,
+                    src_window.row_off,
+                    src_window.width,
+                    src_window.height,
+                )
             )
             if aligned and math.isclose(scale_x, 1.0) and math.isclose(scale_y, 1.0):
                 src_window = Window(*(round(v) for v in src_window.flatten()))

@@ -53,11 +53,14 @@ class RenderSpec:
 
     def __post_init__(self) -> None:
         if len(self.bands) != 3:
-            raise SpecError(f"a composite needs three bands (R, G, B), got {list(self.bands)}",
-                            field="bands")
+            raise SpecError(
+                f"a composite needs three bands (R, G, B), got {list(self.bands)}", field="bands"
+            )
         if not (isinstance(self.resolution, int | float) and 0 < self.resolution <= 10000):
-            raise SpecError(f"resolution {self.resolution!r} must be a positive number of metres",
-                            field="resolution")
+            raise SpecError(
+                f"resolution {self.resolution!r} must be a positive number of metres",
+                field="resolution",
+            )
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,13 @@ class ReadRequest:
     window: Window
 
     def token(self) -> str:
-        key = (self.band_file.path, self.band_file.band, self.grid.resolution,
-               tuple(self.grid.transform), self.window.flatten())
+        key = (
+            self.band_file.path,
+            self.band_file.band,
+            self.grid.resolution,
+            tuple(self.grid.transform),
+            self.window.flatten(),
+        )
         return hashlib.sha1(repr(key).encode()).hexdigest()[:16]
 
 
@@ -101,7 +109,7 @@ class RenderPlan:
         return int(self.window.height)
 
     @property
-    def transform(self):  # noqa: ANN201 - affine.Affine
+    def transform(self):
         return rasterio.windows.transform(self.window, self.grid.transform)
 
     def reads(self, strip: int) -> tuple[ReadRequest, ReadRequest, ReadRequest]:
@@ -149,15 +157,17 @@ def default_name(product: Product, spec: RenderSpec, bands: tuple[str, str, str]
     return name
 
 
-def plan_rendering(spec: RenderSpec, out_dir: str | Path, *, product: Product | None = None
-                   ) -> RenderPlan:
+def plan_rendering(
+    spec: RenderSpec, out_dir: str | Path, *, product: Product | None = None
+) -> RenderPlan:
     """Validate ``spec`` against the product and plan its reads and strips."""
     product = product or open_product(spec.product)
     bands = tuple(check_band(b, product.level) for b in spec.bands)
     for b in bands:
         if not BANDS[b].spectral and b != "SCL":
-            raise SpecError(f"{b} is not a reflectance band; composites take B01-B12 or B8A",
-                            field="bands")
+            raise SpecError(
+                f"{b} is not a reflectance band; composites take B01-B12 or B8A", field="bands"
+            )
     band_files = tuple(product.band_file(b, spec.resolution) for b in bands)
     grid = product.grid(spec.resolution)
     if spec.bbox is None:
@@ -166,16 +176,18 @@ def plan_rendering(spec: RenderSpec, out_dir: str | Path, *, product: Product | 
     else:
         crs = product.crs if spec.bbox_crs.lower() == "product" else spec.bbox_crs
         native_bbox = bbox_in_crs(spec.bbox, crs, product.crs)
-        window = window_for_bounds(native_bbox, grid.bounds, grid.resolution, grid.width,
-                                   grid.height)
+        window = window_for_bounds(
+            native_bbox, grid.bounds, grid.resolution, grid.width, grid.height
+        )
         area = {"bbox": list(spec.bbox), "bbox_crs": spec.bbox_crs}
     strips = _strips(window, band_files, grid.resolution)
 
     offsets = tuple(product.band_offset(b) for b in bands)
     quant = tuple(product.band_quantification(b) for b in bands)
     luts = tuple(
-        build_lut(offset=offsets[c], quantification=quant[c], low=lo, high=hi,
-                  gamma=spec.stretch.gamma)
+        build_lut(
+            offset=offsets[c], quantification=quant[c], low=lo, high=hi, gamma=spec.stretch.gamma
+        )
         for c, (lo, hi) in enumerate(spec.stretch.channel_range(c) for c in range(3))
     )
     out = Path(out_dir)
@@ -184,27 +196,49 @@ def plan_rendering(spec: RenderSpec, out_dir: str | Path, *, product: Product | 
     canvas = out / f".{name}.{os.getpid()}-{time.monotonic_ns()}.canvas"
     record = {
         "product": {
-            "id": product.product_id, "path": product.path, "level": product.level,
-            "mission": product.mission, "tile": product.tile,
+            "id": product.product_id,
+            "path": product.path,
+            "level": product.level,
+            "mission": product.mission,
+            "tile": product.tile,
             "sensing_time": product.sensing_time.isoformat() if product.sensing_time else None,
             "processing_baseline": product.baseline,
         },
         "bands": list(bands),
         "resolution": spec.resolution,
         "sources": [
-            {"band": bf.band, "file": bf.path, "native_resolution": bf.resolution,
-             "resampled": bf.resolution != spec.resolution}
+            {
+                "band": bf.band,
+                "file": bf.path,
+                "native_resolution": bf.resolution,
+                "resampled": bf.resolution != spec.resolution,
+            }
             for bf in band_files
         ],
         "area": area,
     }
-    return RenderPlan(spec, product.product_id, product.path, product.level, bands,  # type: ignore[arg-type]
-                      band_files, grid, window, strips, luts, offsets, quant,  # type: ignore[arg-type]
-                      output, canvas, record)
+    return RenderPlan(
+        spec,
+        product.product_id,
+        product.path,
+        product.level,
+        bands,  # type: ignore[arg-type]
+        band_files,
+        grid,
+        window,
+        strips,
+        luts,
+        offsets,
+        quant,  # type: ignore[arg-type]
+        output,
+        canvas,
+        record,
+    )
 
 
-def _strips(window: Window, band_files: tuple[BandFile, ...], resolution: float
-            ) -> tuple[Window, ...]:
+def _strips(
+    window: Window, band_files: tuple[BandFile, ...], resolution: float
+) -> tuple[Window, ...]:
     """Cut ``window`` into row bands aligned to the first band file's internal tile rows, so each
     source tile is decoded by one strip only."""
     tile_rows = _tile_height(band_files[0])
@@ -229,8 +263,9 @@ def _tile_height(band_file: BandFile) -> int:
         return int(src.block_shapes[0][0])
 
 
-def compose_strip(plan: RenderPlan, strip: int, red: np.ndarray, green: np.ndarray,
-                  blue: np.ndarray) -> StripResult:
+def compose_strip(
+    plan: RenderPlan, strip: int, red: np.ndarray, green: np.ndarray, blue: np.ndarray
+) -> StripResult:
     """Map three DN windows to RGBA through the plan's tables; write them into the canvas."""
     start = time.perf_counter()
     w = plan.strips[strip]
@@ -267,16 +302,24 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         data, offset = data[n:], offset + n
 
 
-def finalize_rendering(plan: RenderPlan, strips: list[StripResult], *, index: int = 0,
-                       started: float | None = None) -> RenderResult:
+def finalize_rendering(
+    plan: RenderPlan, strips: list[StripResult], *, index: int = 0, started: float | None = None
+) -> RenderResult:
     """Encode the canvas into the output file and write the sidecar; remove the canvas."""
     t0 = time.perf_counter()
     try:
         expected = plan.width * plan.height * CANVAS_BANDS
         if not plan.canvas.exists() or plan.canvas.stat().st_size != expected:
             raise RenderError(f"canvas {plan.canvas} is incomplete; a strip failed to write")
-        encode_canvas(plan.canvas, plan.output, plan.spec.format, width=plan.width,
-                      height=plan.height, crs=plan.grid.crs, transform=plan.transform)
+        encode_canvas(
+            plan.canvas,
+            plan.output,
+            plan.spec.format,
+            width=plan.width,
+            height=plan.height,
+            crs=plan.grid.crs,
+            transform=plan.transform,
+        )
     finally:
         plan.canvas.unlink(missing_ok=True)
     total = plan.width * plan.height
@@ -303,10 +346,14 @@ def finalize_rendering(plan: RenderPlan, strips: list[StripResult], *, index: in
         "stretch": plan.spec.stretch.describe(),
         "figures": {
             "valid_percent": valid_pct,
-            "clipped_low_percent": [round(100.0 * sum(s.clipped_low[c] for s in strips)
-                                          / max(valid, 1), 3) for c in range(3)],
-            "clipped_high_percent": [round(100.0 * sum(s.clipped_high[c] for s in strips)
-                                           / max(valid, 1), 3) for c in range(3)],
+            "clipped_low_percent": [
+                round(100.0 * sum(s.clipped_low[c] for s in strips) / max(valid, 1), 3)
+                for c in range(3)
+            ],
+            "clipped_high_percent": [
+                round(100.0 * sum(s.clipped_high[c] for s in strips) / max(valid, 1), 3)
+                for c in range(3)
+            ],
         },
         "timings": {
             "compose_seconds": round(sum(s.seconds for s in strips), 3),
@@ -315,14 +362,21 @@ def finalize_rendering(plan: RenderPlan, strips: list[StripResult], *, index: in
     }
     write_json_atomic(sidecar, document)
     return RenderResult(
-        index=index, status="done", path=str(plan.output), sidecar=str(sidecar),
-        name=plan.output.name, width=plan.width, height=plan.height, valid_percent=valid_pct,
+        index=index,
+        status="done",
+        path=str(plan.output),
+        sidecar=str(sidecar),
+        name=plan.output.name,
+        width=plan.width,
+        height=plan.height,
+        valid_percent=valid_pct,
         seconds=round(time.perf_counter() - (started if started is not None else t0), 3),
     )
 
 
-def render(spec: RenderSpec, out_dir: str | Path, *, product: Product | None = None,
-           index: int = 0) -> RenderResult:
+def render(
+    spec: RenderSpec, out_dir: str | Path, *, product: Product | None = None, index: int = 0
+) -> RenderResult:
     """Plan, compose and encode one rendering in this process, one strip at a time."""
     started = time.perf_counter()
     Path(out_dir).mkdir(parents=True, exist_ok=True)

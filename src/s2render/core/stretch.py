@@ -32,8 +32,9 @@ class Stretch:
 
     def __post_init__(self) -> None:
         if len(self.ranges) not in (1, 3):
-            raise SpecError("stretch needs one MIN,MAX range or three (one per channel)",
-                            field="stretch")
+            raise SpecError(
+                "stretch needs one MIN,MAX range or three (one per channel)", field="stretch"
+            )
         for lo, hi in self.ranges:
             if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
                 raise SpecError(

@@ -39,8 +39,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def plan_batch(specs: Sequence[RenderSpec], out_dir: str | Path
-               ) -> list[RenderPlan | RenderResult]:
+def plan_batch(specs: Sequence[RenderSpec], out_dir: str | Path) -> list[RenderPlan | RenderResult]:
     """Plan every rendering; a rendering that cannot be planned becomes an error result."""
     products: dict[str, Product] = {}
     plans: list[RenderPlan | RenderResult] = []
@@ -51,8 +50,9 @@ def plan_batch(specs: Sequence[RenderSpec], out_dir: str | Path
                 products[spec.product] = open_product(spec.product)
             plan = plan_rendering(spec, out_dir, product=products[spec.product])
             if plan.output in names:  # the same rendering twice: keep both, distinct names
-                plan = plan_rendering(_renamed(spec, plan, index), out_dir,
-                                      product=products[spec.product])
+                plan = plan_rendering(
+                    _renamed(spec, plan, index), out_dir, product=products[spec.product]
+                )
             names.add(plan.output)
             plans.append(plan)
         except (S2RenderError, ValueError, OSError) as exc:
@@ -66,8 +66,9 @@ def _renamed(spec: RenderSpec, plan: RenderPlan, index: int) -> RenderSpec:
     return replace(spec, name=f"{plan.output.stem}_{index}")
 
 
-def submit_batch(client: Client, plans: Sequence[RenderPlan | RenderResult], batch_id: str
-                 ) -> dict[Future, tuple[int, RenderPlan]]:
+def submit_batch(
+    client: Client, plans: Sequence[RenderPlan | RenderResult], batch_id: str
+) -> dict[Future, tuple[int, RenderPlan]]:
     """Submit the graph; return each rendering's final future with its index and plan."""
     reads: dict[str, Future] = {}
     finals: dict[Future, tuple[int, RenderPlan]] = {}
@@ -82,24 +83,47 @@ def submit_batch(client: Client, plans: Sequence[RenderPlan | RenderResult], bat
                 key = f"read-{batch_id}-{request.token()}"
                 if key not in reads:
                     reads[key] = client.submit(
-                        read_window, request.band_file, request.grid, request.window,
-                        key=key, priority=_PRIORITY_READ, pure=False,
+                        read_window,
+                        request.band_file,
+                        request.grid,
+                        request.window,
+                        key=key,
+                        priority=_PRIORITY_READ,
+                        pure=False,
                     )
                 inputs.append(reads[key])
-            composed.append(client.submit(
-                compose_strip, plan, strip, *inputs,
-                key=f"compose-{batch_id}-{index}-{strip}", priority=_PRIORITY_COMPOSE, pure=False,
-            ))
+            composed.append(
+                client.submit(
+                    compose_strip,
+                    plan,
+                    strip,
+                    *inputs,
+                    key=f"compose-{batch_id}-{index}-{strip}",
+                    priority=_PRIORITY_COMPOSE,
+                    pure=False,
+                )
+            )
         final = client.submit(
-            finalize_rendering, plan, composed, index=index, started=started,
-            key=f"render-{batch_id}-{index}", priority=_PRIORITY_FINALIZE, pure=False,
+            finalize_rendering,
+            plan,
+            composed,
+            index=index,
+            started=started,
+            key=f"render-{batch_id}-{index}",
+            priority=_PRIORITY_FINALIZE,
+            pure=False,
         )
         finals[final] = (index, plan)
     return finals
 
 
-def run_batch(client: Client, specs: Sequence[RenderSpec], out_dir: str | Path, *,
-              on_progress: Progress | None = None) -> list[RenderResult]:
+def run_batch(
+    client: Client,
+    specs: Sequence[RenderSpec],
+    out_dir: str | Path,
+    *,
+    on_progress: Progress | None = None,
+) -> list[RenderResult]:
     """Render ``specs`` on ``client``; return one result per spec, in order."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     plans = plan_batch(specs, out_dir)
@@ -117,8 +141,9 @@ def run_batch(client: Client, specs: Sequence[RenderSpec], out_dir: str | Path, 
         else:
             exc = future.exception()
             plan.canvas.unlink(missing_ok=True)
-            result = RenderResult(index=index, status="error", error=describe_error(exc),
-                                  name=plan.output.name)
+            result = RenderResult(
+                index=index, status="error", error=describe_error(exc), name=plan.output.name
+            )
         future.release()
         results[index] = result
         if on_progress:

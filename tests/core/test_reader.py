@@ -1,0 +1,71 @@
+"""Band windows on a target grid: native reads, resampling by bounds, coverage gaps."""
+
+import numpy as np
+import pytest
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from s2render.core.product import BandFile, Grid
+from s2render.core.reader import read_window, resampling_for
+
+UTM = CRS.from_epsg(32633)
+
+
+def grid(res: float, width: int, height: int, left=300000.0, top=5000000.0) -> Grid:
+    return Grid(UTM, Affine(res, 0, left, 0, -res, top), width, height)
+
+
+def test_native_read_returns_the_exact_pixels(write_raster):
+    data = np.arange(1, 101, dtype=np.uint16).reshape(10, 10)
+    path = write_raster("b04.tif", data)
+    out = read_window(BandFile("B04", 10, str(path)), grid(10, 10, 10), Window(2, 3, 4, 5))
+    np.testing.assert_array_equal(out, data[3:8, 2:6])
+
+
+def test_coarsening_averages_blocks(write_raster):
+    data = np.arange(1, 37, dtype=np.uint16).reshape(6, 6) * 10
+    path = write_raster("b04.tif", data)
+    out = read_window(BandFile("B04", 10, str(path)), grid(20, 3, 3), Window(0, 0, 3, 3))
+    expected = data.reshape(3, 2, 3, 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(out, expected, atol=1)
+
+
+def test_refining_interpolates_between_neighbours(write_raster):
+    data = np.tile(np.array([100, 200, 300, 400], dtype=np.uint16) * 10, (4, 1))
+    path = write_raster("b05.tif", data, res=20)
+    out = read_window(BandFile("B05", 20, str(path)), grid(10, 8, 8), Window(0, 0, 8, 8))
+    assert out.shape == (8, 8)
+    row = out[4].astype(int)
+    assert np.all(np.diff(row[1:7]) > 0), row  # bilinear: monotonic ramp, not steps of two
+    assert row.min() >= 1000 and row.max() <= 4000
+
+
+def test_grids_need_not_share_an_origin(write_raster):
+    """A file whose origin is one 10 m pixel west of the target grid is read by bounds."""
+    data = np.arange(1, 101, dtype=np.uint16).reshape(10, 10)
+    path = write_raster("b04.tif", data, left=299990.0)
+    out = read_window(BandFile("B04", 10, str(path)), grid(10, 9, 10), Window(0, 0, 9, 10))
+    np.testing.assert_array_equal(out, data[:, 1:10])
+
+
+def test_pixels_outside_the_file_are_no_data(write_raster):
+    data = np.full((10, 10), 500, dtype=np.uint16)
+    path = write_raster("b04.tif", data, left=300050.0)  # covers only the right half
+    out = read_window(BandFile("B04", 10, str(path)), grid(10, 10, 10), Window(0, 0, 10, 10))
+    assert (out[:, :5] == 0).all() and (out[:, 5:] == 500).all()
+
+
+@pytest.mark.parametrize(
+    ("band", "src", "dst", "expected"),
+    [
+        ("B04", 10, 20, Resampling.average),
+        ("B05", 20, 10, Resampling.bilinear),
+        ("SCL", 20, 60, Resampling.nearest),
+        ("SCL", 20, 10, Resampling.nearest),
+        ("B04", 10, 10, Resampling.nearest),
+    ],
+)
+def test_resampling_choice(band, src, dst, expected):
+    assert resampling_for(band, src, dst) is expected
