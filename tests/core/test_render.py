@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ def test_true_colour_jpeg_of_real_l1c(uuu, tmp_path):
     assert profile["driver"] == "JPEG" and profile["dtype"] == "uint8"
     assert pixels.shape == (3, 768, 1536)
     assert 30 < pixels.mean() < 200 and pixels.std() > 10  # an image, not a flat field
-    sidecar = json.loads(open(result.sidecar).read())
+    sidecar = json.loads(Path(result.sidecar).read_text())
     assert sidecar["bands"] == ["B04", "B03", "B02"] and sidecar["resolution"] == 10
     assert sidecar["radiometry"]["offsets"] == {"B04": 0, "B03": 0, "B02": 0}
     assert sidecar["stretch"]["ranges"] == [[0.0, 0.3]] * 3
@@ -91,7 +92,7 @@ def test_lonlat_bbox_renders_only_that_area(uuu, tmp_path):
     bbox = (12.55, 52.45, 12.6, 52.48)
     result = render(RenderSpec(str(uuu), ("B04", "B03", "B02"), 10, bbox=bbox), tmp_path)
     pixels, _ = decode(result.path)
-    sidecar = json.loads(open(result.sidecar).read())
+    sidecar = json.loads(Path(result.sidecar).read_text())
     left, bottom, right, top = sidecar["bounds"]
     assert 330000 <= left < right <= 345360 and 5814360 <= bottom < top <= 5822040
     assert pixels.shape[1:] == ((top - bottom) / 10, (right - left) / 10)

@@ -37,7 +37,8 @@ class LazyGroup(click.Group):
         except S2RenderError as exc:
             raise click.ClickException(str(exc)) from exc
         except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+            message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+            raise click.ClickException(message) from exc
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except Exception as exc:

@@ -89,7 +89,7 @@ CANVAS_BANDS = 4  # R, G, B, alpha
 
 @contextmanager
 def atomic_path(dest: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds."""
+    """Yield a temporary path beside ``dest``; renamed onto ``dest`` if the block succeeds."""
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.part")
     try:
         yield tmp

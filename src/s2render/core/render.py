@@ -16,6 +16,7 @@ A rendering runs in three steps that an executor can spread over workers:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -254,7 +255,7 @@ def _strips(
         boundary += rows
     cuts.append(row1)
     return tuple(
-        Window(window.col_off, a, window.width, b - a) for a, b in zip(cuts, cuts[1:], strict=False)
+        Window(window.col_off, a, window.width, b - a) for a, b in itertools.pairwise(cuts)
     )
 
 

@@ -73,7 +73,9 @@ def parse_stretch(text: str | None, *, gamma: float | None = None) -> Stretch:
         try:
             lo, hi = float(values[0]), float(values[1])
         except ValueError:
-            raise SpecError(f"stretch {text!r}: {part!r} is not two numbers", field="stretch")
+            raise SpecError(
+                f"stretch {text!r}: {part!r} is not two numbers", field="stretch"
+            ) from None
         if max(abs(lo), abs(hi)) > 2:
             raise SpecError(
                 f"stretch {text!r} looks like DN: ranges are reflectance, e.g. 0,0.3 for DN 0-3000",
