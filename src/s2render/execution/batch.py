@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, replace
+from dataclasses import dataclass, replace
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -61,15 +63,19 @@ def plan_batch(specs: Sequence[RenderSpec], out_dir: str | Path) -> list[RenderP
 
 
 def _renamed(spec: RenderSpec, plan: RenderPlan, index: int) -> RenderSpec:
-    from dataclasses import replace
-
     return replace(spec, name=f"{plan.output.stem}_{index}")
+
+
+@dataclass
+class Submitted:
+    finals: dict[Future, tuple[int, RenderPlan]]  # each rendering's last task, index and plan
+    read_keys: list[str]  # the distinct reads of the graph
 
 
 def submit_batch(
     client: Client, plans: Sequence[RenderPlan | RenderResult], batch_id: str
-) -> dict[Future, tuple[int, RenderPlan]]:
-    """Submit the graph; return each rendering's final future with its index and plan."""
+) -> Submitted:
+    """Submit the graph of every planned rendering."""
     reads: dict[str, Future] = {}
     finals: dict[Future, tuple[int, RenderPlan]] = {}
     for index, plan in enumerate(plans):
@@ -114,7 +120,7 @@ def submit_batch(
             pure=False,
         )
         finals[final] = (index, plan)
-    return finals
+    return Submitted(finals, list(reads))
 
 
 def run_batch(
@@ -133,7 +139,7 @@ def run_batch(
             results[index] = plan
             if on_progress:
                 on_progress(plan)
-    finals = submit_batch(client, plans, uuid.uuid4().hex[:12])
+    finals = submit_batch(client, plans, uuid.uuid4().hex[:12]).finals
     for future in as_completed(list(finals), loop=client.loop):
         index, plan = finals.pop(future)
         if future.status == "finished":

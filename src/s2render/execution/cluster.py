@@ -23,7 +23,6 @@ class ClusterOptions:
     workers: int = 1
     threads: int | None = None  # per worker; None = cores / workers
     processes: bool = False
-    dashboard: bool = False
 
 
 @contextmanager
@@ -40,7 +39,7 @@ def dask_client(options: ClusterOptions | None = None) -> Iterator[Client]:
             n_workers=options.workers,
             threads_per_worker=threads,
             processes=options.processes,
-            dashboard_address=":0" if options.dashboard else None,
+            dashboard_address=":0",  # any free port: never collide with another cluster
             # In-process clusters talk over inproc://; worker processes over loopback only.
             **({"host": "127.0.0.1"} if options.processes else {}),
         ) as cluster,
