@@ -31,7 +31,7 @@ def process_cluster():
 def check_outputs(results, expected_shapes):
     for result, shape in zip(results, expected_shapes, strict=True):
         assert result.status == "done", result.error
-        pixels, profile = decode(result.path)
+        pixels, _profile = decode(result.path)
         assert pixels.shape == shape and pixels.dtype == np.uint8
         assert pixels.max() > pixels.min()
         sidecar = json.loads(Path(result.sidecar).read_text())

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, replace
-from dataclasses import dataclass, replace
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from distributed import Client, Future, as_completed
