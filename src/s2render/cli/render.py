@@ -75,7 +75,7 @@ def ask_renderings(product: Product) -> tuple[str, str, str, str]:
         for r, bands in product.native_bands().items()
         if bands
     }
-    count = click.prompt("How many renderings", type=click.IntRange(1, 100), default=1)
+    count = click.prompt("How many renderings", type=click.IntRange(1, 100), default=1, err=True)
     res_list, r_list, g_list, b_list = [], [], [], []
     for i in range(count):
         click.echo(f"Rendering {i + 1} of {count}", err=True)
@@ -83,12 +83,13 @@ def ask_renderings(product: Product) -> tuple[str, str, str, str]:
             "  resolution (m)",
             type=click.Choice([str(r) for r in native]),
             default=str(min(native)),
+            err=True,
         )
         choices = click.Choice(native[int(res)], case_sensitive=False)
         res_list.append(res)
-        r_list.append(click.prompt("  red band", type=choices))
-        g_list.append(click.prompt("  green band", type=choices))
-        b_list.append(click.prompt("  blue band", type=choices))
+        r_list.append(click.prompt("  red band", type=choices, err=True))
+        g_list.append(click.prompt("  green band", type=choices, err=True))
+        b_list.append(click.prompt("  blue band", type=choices, err=True))
     return (",".join(res_list), ",".join(r_list), ",".join(g_list), ",".join(b_list))
 
 
