@@ -29,8 +29,15 @@ from rasterio.windows import Window
 from s2render import __version__
 from s2render.core.area import Bounds, bbox_in_crs, window_for_bounds
 from s2render.core.bands import BANDS, check_band
-from s2render.core.encode import CANVAS_BANDS, OutputFormat, encode_canvas, write_json_atomic
+from s2render.core.encode import (
+    CANVAS_BANDS,
+    OutputFormat,
+    atomic_path,
+    encode_canvas,
+    write_json_atomic,
+)
 from s2render.core.errors import RenderError, SpecError
+from s2render.core.jpeg import encode_segment, segment_rows, stitch_segments
 from s2render.core.product import BandFile, Grid, Product, open_product
 from s2render.core.reader import read_window
 from s2render.core.stretch import Stretch, build_lut
@@ -94,6 +101,7 @@ class RenderPlan:
     grid: Grid  # the product grid at the output resolution
     window: Window  # the rendered part of that grid
     strips: tuple[Window, ...]  # row bands of ``window``, in grid coordinates
+    segments: tuple[tuple[int, int], ...]  # JPEG: row ranges encoded apart (relative to window)
     luts: tuple[np.ndarray, np.ndarray, np.ndarray]
     offsets: tuple[int, int, int]
     quantification: tuple[float, float, float]
@@ -112,6 +120,16 @@ class RenderPlan:
     @property
     def transform(self):
         return rasterio.windows.transform(self.window, self.grid.transform)
+
+    def strips_of_segment(self, segment: int) -> list[int]:
+        """The strips whose rows a JPEG segment needs."""
+        a, b = self.segments[segment]
+        top = int(self.window.row_off)
+        return [
+            i
+            for i, w in enumerate(self.strips)
+            if int(w.row_off) - top < b and int(w.row_off + w.height) - top > a
+        ]
 
     def reads(self, strip: int) -> tuple[ReadRequest, ReadRequest, ReadRequest]:
         w = self.strips[strip]
@@ -182,6 +200,10 @@ def plan_rendering(
         )
         area = {"bbox": list(spec.bbox), "bbox_crs": spec.bbox_crs}
     strips = _strips(window, band_files, grid.resolution)
+    segments: tuple[tuple[int, int], ...] = ()
+    if spec.format is OutputFormat.JPEG:
+        cuts = [int(w.row_off - window.row_off) for w in strips]
+        segments = tuple(segment_rows(int(window.height), cuts))
 
     offsets = tuple(product.band_offset(b) for b in bands)
     quant = tuple(product.band_quantification(b) for b in bands)
@@ -228,6 +250,7 @@ def plan_rendering(
         grid,
         window,
         strips,
+        segments,
         luts,
         offsets,
         quant,  # type: ignore[arg-type]
@@ -303,24 +326,48 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         data, offset = data[n:], offset + n
 
 
+def encode_jpeg_segment(plan: RenderPlan, segment: int, *_strips_done: StripResult) -> bytes:
+    """JPEG-encode one segment's rows from the canvas (call once its strips are composed)."""
+    a, b = plan.segments[segment]
+    row_bytes = plan.width * CANVAS_BANDS
+    with open(plan.canvas, "rb") as f:
+        f.seek(a * row_bytes)
+        raw = f.read((b - a) * row_bytes)
+    if len(raw) != (b - a) * row_bytes:
+        raise RenderError(f"canvas {plan.canvas} is short: segment {segment} rows {a}-{b}")
+    rgba = np.frombuffer(raw, dtype=np.uint8).reshape(b - a, plan.width, CANVAS_BANDS)
+    return encode_segment(np.ascontiguousarray(rgba[..., :3]))
+
+
 def finalize_rendering(
-    plan: RenderPlan, strips: list[StripResult], *, index: int = 0, started: float | None = None
+    plan: RenderPlan,
+    strips: list[StripResult],
+    segments: list[bytes] | None = None,
+    *,
+    index: int = 0,
+    started: float | None = None,
 ) -> RenderResult:
     """Encode the canvas into the output file and write the sidecar; remove the canvas."""
     t0 = time.perf_counter()
     try:
-        expected = plan.width * plan.height * CANVAS_BANDS
-        if not plan.canvas.exists() or plan.canvas.stat().st_size != expected:
-            raise RenderError(f"canvas {plan.canvas} is incomplete; a strip failed to write")
-        encode_canvas(
-            plan.canvas,
-            plan.output,
-            plan.spec.format,
-            width=plan.width,
-            height=plan.height,
-            crs=plan.grid.crs,
-            transform=plan.transform,
-        )
+        if plan.segments:
+            if segments is None or len(segments) != len(plan.segments):
+                raise RenderError(f"{plan.output.name}: JPEG segments missing")
+            with atomic_path(plan.output) as tmp, open(tmp, "wb") as out:
+                stitch_segments(segments, plan.height, out)
+        else:
+            expected = plan.width * plan.height * CANVAS_BANDS
+            if not plan.canvas.exists() or plan.canvas.stat().st_size != expected:
+                raise RenderError(f"canvas {plan.canvas} is incomplete; a strip failed to write")
+            encode_canvas(
+                plan.canvas,
+                plan.output,
+                plan.spec.format,
+                width=plan.width,
+                height=plan.height,
+                crs=plan.grid.crs,
+                transform=plan.transform,
+            )
     finally:
         plan.canvas.unlink(missing_ok=True)
     total = plan.width * plan.height
@@ -387,7 +434,8 @@ def render(
         for i in range(len(plan.strips)):
             arrays = [read_window(r.band_file, r.grid, r.window) for r in plan.reads(i)]
             results.append(compose_strip(plan, i, *arrays))
+        segments = [encode_jpeg_segment(plan, i) for i in range(len(plan.segments))]
     except BaseException:
         plan.canvas.unlink(missing_ok=True)
         raise
-    return finalize_rendering(plan, results, index=index, started=started)
+    return finalize_rendering(plan, results, segments or None, index=index, started=started)

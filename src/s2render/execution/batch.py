@@ -24,6 +24,7 @@ from s2render.core.render import (
     RenderResult,
     RenderSpec,
     compose_strip,
+    encode_jpeg_segment,
     finalize_rendering,
     plan_rendering,
 )
@@ -108,10 +109,23 @@ def submit_batch(
                     pure=False,
                 )
             )
+        segments = [
+            client.submit(
+                encode_jpeg_segment,
+                plan,
+                seg,
+                *[composed[i] for i in plan.strips_of_segment(seg)],
+                key=f"jpeg-{batch_id}-{index}-{seg}",
+                priority=_PRIORITY_COMPOSE,
+                pure=False,
+            )
+            for seg in range(len(plan.segments))
+        ]
         final = client.submit(
             finalize_rendering,
             plan,
             composed,
+            segments or None,
             index=index,
             started=started,
             key=f"render-{batch_id}-{index}",
