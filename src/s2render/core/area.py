@@ -29,7 +29,7 @@ def parse_bbox(text: str) -> Bounds:
             f"bbox {text!r} is empty: xmin must be < xmax and ymin < ymax (xmin,ymin,xmax,ymax)",
             field="bbox",
         )
-    return values  # type: ignore[return-value]
+    return values
 
 
 def bbox_in_crs(bbox: Bounds, bbox_crs: str | CRS, target_crs: CRS) -> Bounds:
@@ -50,7 +50,7 @@ def bbox_in_crs(bbox: Bounds, bbox_crs: str | CRS, target_crs: CRS) -> Bounds:
             )
     if src_crs == target_crs:
         return bbox
-    return transform_bounds(src_crs, target_crs, *bbox, densify_pts=21)  # type: ignore[return-value]
+    return transform_bounds(src_crs, target_crs, *bbox, densify_pts=21)
 
 
 def window_for_bounds(

@@ -378,7 +378,7 @@ def _grid_from_files(files: Iterable[BandFile]) -> tuple[CRS, tuple[float, float
     with rasterio.open(finest.path) as src:
         if src.crs is None:
             raise ProductError(f"{finest.path} has no coordinate reference system")
-        return src.crs, tuple(src.bounds)  # type: ignore[return-value]
+        return src.crs, tuple(src.bounds)
 
 
 # --- bare folder of band files ---------------------------------------------------------------

@@ -96,15 +96,15 @@ class RenderPlan:
     product_id: str
     product_path: str
     level: str
-    bands: tuple[str, str, str]
-    band_files: tuple[BandFile, BandFile, BandFile]
+    bands: tuple[str, ...]  # R, G, B
+    band_files: tuple[BandFile, ...]
     grid: Grid  # the product grid at the output resolution
     window: Window  # the rendered part of that grid
     strips: tuple[Window, ...]  # row bands of ``window``, in grid coordinates
     segments: tuple[tuple[int, int], ...]  # JPEG: row ranges encoded apart (relative to window)
-    luts: tuple[np.ndarray, np.ndarray, np.ndarray]
-    offsets: tuple[int, int, int]
-    quantification: tuple[float, float, float]
+    luts: tuple[np.ndarray, ...]
+    offsets: tuple[int, ...]
+    quantification: tuple[float, ...]
     output: Path
     canvas: Path
     record: dict  # product and request facts for the sidecar
@@ -245,7 +245,7 @@ def plan_rendering(
         product.product_id,
         product.path,
         product.level,
-        bands,  # type: ignore[arg-type]
+        bands,
         band_files,
         grid,
         window,
@@ -253,7 +253,7 @@ def plan_rendering(
         segments,
         luts,
         offsets,
-        quant,  # type: ignore[arg-type]
+        quant,
         output,
         canvas,
         record,
@@ -314,7 +314,7 @@ def compose_strip(
     offset = (int(w.row_off) - int(plan.window.row_off)) * row_bytes
     fd = os.open(plan.canvas, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
-        _pwrite_all(fd, memoryview(rgba).cast("B"), offset)
+        _pwrite_all(fd, rgba.data.cast("B"), offset)
     finally:
         os.close(fd)
     return StripResult(rows, n_valid, low, high, time.perf_counter() - start)  # type: ignore[arg-type]
