@@ -53,3 +53,58 @@ def load_settings() -> Settings:
 
 def debug_enabled() -> bool:
     return _bool("S2RENDER_DEBUG", False)
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} must be a number") from None
+
+
+def _list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name, "").strip()
+    return [v.strip() for v in value.split(",") if v.strip()] if value else default
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """What the web service and the dispatcher need beyond :class:`Settings`."""
+
+    base: Settings
+    database_url: str
+    secret_key: str | None  # None: the local settings make and keep one under the data folder
+    allowed_hosts: list[str]
+    anonymous: bool  # local mode: requests without credentials act as the "local" user
+    default_product: Path | None  # what the seed's endpoints render; None: the demo product
+    job_run_timeout: float  # seconds the seed's job-run waits before answering 202
+    job_create_rate: str  # DRF throttle rate for job creation per user, e.g. "120/min"
+    dispatcher_poll: float  # seconds between dispatcher polls when idle
+    dispatcher_stale: float  # a dispatcher silent for this long is presumed dead
+    dispatcher_capacity: int  # renderings one dispatcher keeps in flight
+    max_attempts: int  # times a rendering is started before it is given up
+    debug: bool
+
+
+def load_web_settings() -> WebSettings:
+    base = load_settings()
+    default_db = f"sqlite:///{(base.data_dir / 's2render.sqlite3').resolve()}"
+    product = os.environ.get("S2RENDER_DEFAULT_PRODUCT", "").strip()
+    return WebSettings(
+        base=base,
+        database_url=os.environ.get("DATABASE_URL", "").strip() or default_db,
+        secret_key=os.environ.get("S2RENDER_SECRET_KEY") or None,
+        allowed_hosts=_list("S2RENDER_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"]),
+        anonymous=_bool("S2RENDER_ANONYMOUS", True),
+        default_product=Path(product) if product else None,
+        job_run_timeout=_float("S2RENDER_JOB_RUN_TIMEOUT", 600.0),
+        job_create_rate=os.environ.get("S2RENDER_JOB_CREATE_RATE", "").strip() or "120/min",
+        dispatcher_poll=_float("S2RENDER_DISPATCHER_POLL", 0.25),
+        dispatcher_stale=_float("S2RENDER_DISPATCHER_STALE", 30.0),
+        dispatcher_capacity=_int("S2RENDER_DISPATCHER_CAPACITY") or 8,
+        max_attempts=_int("S2RENDER_MAX_ATTEMPTS") or 3,
+        debug=debug_enabled(),
+    )

@@ -17,6 +17,9 @@ COMMANDS: dict[str, str] = {
     "demo-product": "demo_product",
     "demo": "demo",
     "bench": "bench",
+    "serve": "serve",
+    "dispatcher": "dispatcher",
+    "manage": "manage",
 }
 
 

@@ -1,0 +1,363 @@
+"""Every change of job state. Views, serializers and the dispatcher call these; nothing else
+writes jobs or renderings. Transitions are guarded: an illegal move raises StateError, and a
+dispatcher's report about a rendering it no longer holds (canceled, re-queued, deleted) is
+refused, so no rendering is ever recorded done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from s2render.web.errors import StateError
+from s2render.web.jobs.models import ACTIVE, ENDED, Dispatcher, Job, Rendering, Status
+from s2render.web.jobs.specs import job_output_dir, normalize_spec, output_name
+from s2render.web.products.models import Product
+
+log = logging.getLogger("s2render.jobs")
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+
+def job_create(
+    *,
+    owner: Any,
+    renderings: Sequence[tuple[Product, dict]],
+    title: str = "",
+    legacy: dict[str, str] | None = None,
+) -> Job:
+    """A job in ``created`` with one rendering per (product, spec), each checked against its
+    product; FieldError (naming ``renderings[i].<field>``) when one is wrong."""
+    specs = _checked_specs(renderings)
+    with transaction.atomic():
+        job = Job.objects.create(owner=owner, title=title, **(legacy or {}))
+        Rendering.objects.bulk_create(
+            Rendering(job=job, index=i, product=product, spec=spec)
+            for i, (product, spec) in enumerate(specs)
+        )
+    return job
+
+
+def job_update(
+    *,
+    job: Job,
+    renderings: Sequence[tuple[Product, dict]] | None = None,
+    title: str | None = None,
+    legacy: dict[str, str] | None = None,
+) -> Job:
+    """Replace a job's renderings and/or title while it is not queued or running."""
+    specs = _checked_specs(renderings) if renderings is not None else None
+    with transaction.atomic():
+        job = _locked(job)
+        if job.status in ACTIVE:
+            raise StateError(f"job {job.pk} is {job.status}; cancel it before changing it")
+        if title is not None:
+            job.title = title
+        for name, value in (legacy or {}).items():
+            setattr(job, name, value)
+        if specs is not None:
+            _remove_outputs(job)
+            job.renderings.all().delete()
+            Rendering.objects.bulk_create(
+                Rendering(job=job, index=i, product=product, spec=spec)
+                for i, (product, spec) in enumerate(specs)
+            )
+            job.status, job.started_at, job.finished_at = Status.CREATED, None, None
+        job.save()
+    return job
+
+
+def job_start(*, job: Job) -> Job:
+    """Queue every rendering (a job that has ended is rendered again from scratch)."""
+    with transaction.atomic():
+        job = _locked(job)
+        if job.status in ACTIVE:
+            raise StateError(f"job {job.pk} is already {job.status}")
+        if not job.renderings.exists():
+            raise StateError(f"job {job.pk} has no renderings to start")
+        if job.status in ENDED:
+            _remove_outputs(job)
+        now = timezone.now()
+        job.renderings.update(
+            status=Status.QUEUED,
+            queued_at=now,
+            started_at=None,
+            finished_at=None,
+            error="",
+            attempts=0,
+            claimed_by="",
+            claim="",
+            output="",
+            sidecar="",
+            media_type="",
+            figures={},
+        )
+        job.status, job.started_at, job.finished_at = Status.QUEUED, now, None
+        job.save(update_fields=["status", "started_at", "finished_at", "updated_at"])
+    return job
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Cancel what has not ended; the dispatcher stops renderings already running."""
+    with transaction.atomic():
+        job = _locked(job)
+        if job.status not in ACTIVE:
+            raise StateError(f"job {job.pk} is {job.status}; only queued or running jobs cancel")
+        now = timezone.now()
+        job.renderings.filter(status__in=[Status.CREATED, *ACTIVE]).update(
+            status=Status.CANCELED, finished_at=now, claim=""
+        )
+        return _refresh(job)
+
+
+def job_retry(*, job: Job) -> Job:
+    """Queue the renderings that failed (or were canceled) again."""
+    with transaction.atomic():
+        job = _locked(job)
+        if job.status in ACTIVE:
+            raise StateError(f"job {job.pk} is {job.status}; retry it once it has ended")
+        failed = job.renderings.filter(status__in=[Status.ERROR, Status.CANCELED])
+        if not failed.exists():
+            raise StateError(f"job {job.pk} has no failed or canceled renderings to retry")
+        failed.update(
+            status=Status.QUEUED,
+            queued_at=timezone.now(),
+            error="",
+            attempts=0,
+            claimed_by="",
+            claim="",
+            finished_at=None,
+        )
+        job.finished_at = None
+        return _refresh(job)
+
+
+def job_delete(*, job: Job) -> None:
+    """Delete a job, its renderings and its files (a dispatcher drops work it still holds)."""
+    out_dir = job_output_dir(settings.OUTPUT_DIR, str(job.uuid))
+    with transaction.atomic():
+        job.delete()
+        transaction.on_commit(lambda: shutil.rmtree(out_dir, ignore_errors=True))
+
+
+def _checked_specs(renderings: Sequence[tuple[Product, dict]]) -> list[tuple[Product, dict]]:
+    return [
+        (product, normalize_spec(raw, product.location, prefix=f"renderings[{i}]."))
+        for i, (product, raw) in enumerate(renderings)
+    ]
+
+
+def _locked(job: Job) -> Job:
+    return Job.objects.select_for_update().get(pk=job.pk)
+
+
+def _remove_outputs(job: Job) -> None:
+    paths = job.renderings.exclude(output="").values_list("output", "sidecar")
+    for output, sidecar in paths:
+        for path in (output, sidecar):
+            if path:
+                Path(path).unlink(missing_ok=True)
+
+
+def derive_status(statuses: Iterable[str], previous: str) -> str:
+    """A job's status from its renderings' (DESIGN.md section 11)."""
+    counts: dict[str, int] = {}
+    for s in statuses:
+        counts[s] = counts.get(s, 0) + 1
+    total = sum(counts.values())
+    if total == 0:
+        return Status.CREATED
+    ended = sum(counts.get(s, 0) for s in ENDED)
+    if counts.get(Status.RUNNING) or (counts.get(Status.QUEUED) and ended):
+        return Status.RUNNING
+    if counts.get(Status.QUEUED):
+        return Status.QUEUED
+    if counts.get(Status.CREATED) == total:
+        return Status.CREATED
+    if counts.get(Status.CANCELED):
+        return Status.CANCELED
+    if counts.get(Status.FINISHED):
+        return Status.FINISHED
+    return Status.ERROR
+
+
+def _refresh(job: Job) -> Job:
+    """Store the job's status derived from its renderings (call inside a transaction)."""
+    status = derive_status(job.renderings.values_list("status", flat=True), job.status)
+    fields = ["updated_at"]
+    if status != job.status:
+        job.status = status
+        fields.append("status")
+        if status in ENDED:
+            job.finished_at = timezone.now()
+            fields.append("finished_at")
+    job.save(update_fields=fields)
+    return job
+
+
+# --- renderings (called by the dispatcher) -------------------------------------------------
+
+
+def rendering_claim(*, dispatcher: str, limit: int) -> tuple[str, list[Rendering]]:
+    """Claim up to ``limit`` queued renderings, oldest first.
+
+    The claim is one conditional UPDATE (``status = queued``) stamped with a fresh token, so a
+    row goes to exactly one dispatcher on SQLite and PostgreSQL alike; on PostgreSQL the
+    candidates are picked with ``SKIP LOCKED`` so dispatchers do not queue behind each other.
+    """
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        candidates = Rendering.objects.filter(status=Status.QUEUED).order_by("queued_at", "id")
+        if transaction.get_connection().features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("id", flat=True)[:limit])
+        if not ids:
+            return token, []
+        now = timezone.now()
+        Rendering.objects.filter(id__in=ids, status=Status.QUEUED).update(
+            status=Status.RUNNING, claimed_by=dispatcher, claim=token, started_at=now
+        )
+        claimed = list(
+            Rendering.objects.filter(claim=token).select_related("job", "product").order_by("id")
+        )
+        for rendering in claimed:
+            Rendering.objects.filter(pk=rendering.pk).update(attempts=rendering.attempts + 1)
+        for job_id in {r.job_id for r in claimed}:
+            _refresh(Job.objects.select_for_update().get(pk=job_id))
+    return token, claimed
+
+
+def rendering_complete(*, rendering_id: int, claim: str, result: dict[str, Any]) -> bool:
+    """Record a finished rendering; False (nothing written) if the claim no longer holds."""
+    figures = {
+        k: result.get(k)
+        for k in ("width", "height", "valid_percent", "seconds", "stretch", "offsets")
+        if result.get(k) is not None
+    }
+    return _finish(
+        rendering_id,
+        claim,
+        status=Status.FINISHED,
+        output=result.get("path") or "",
+        sidecar=result.get("sidecar") or "",
+        media_type=result.get("media_type") or "",
+        figures=figures,
+        error="",
+    )
+
+
+def rendering_fail(*, rendering_id: int, claim: str, error: str) -> bool:
+    """Record a failed rendering; False if the claim no longer holds."""
+    return _finish(rendering_id, claim, status=Status.ERROR, error=error[:4000])
+
+
+def rendering_release(*, claim: str, rendering_ids: Sequence[int] | None = None) -> int:
+    """Give claimed renderings back to the queue (a dispatcher shutting down cleanly)."""
+    with transaction.atomic():
+        rows = Rendering.objects.filter(claim=claim, status=Status.RUNNING)
+        if rendering_ids is not None:
+            rows = rows.filter(id__in=rendering_ids)
+        job_ids = set(rows.values_list("job_id", flat=True))
+        count = rows.update(status=Status.QUEUED, claim="", claimed_by="", started_at=None)
+        for job_id in job_ids:
+            _refresh(Job.objects.select_for_update().get(pk=job_id))
+    return count
+
+
+def _finish(rendering_id: int, claim: str, **values: Any) -> bool:
+    with transaction.atomic():
+        updated = Rendering.objects.filter(
+            pk=rendering_id, claim=claim, status=Status.RUNNING
+        ).update(finished_at=timezone.now(), **values)
+        if not updated:
+            return False
+        job_id = Rendering.objects.filter(pk=rendering_id).values_list("job_id", flat=True)[0]
+        _refresh(Job.objects.select_for_update().get(pk=job_id))
+    return True
+
+
+def remove_temporaries(out_dir: Path, index: int, spec: dict) -> None:
+    """Remove the canvas and partial files a dead dispatcher's rendering left behind."""
+    if not out_dir.exists():
+        return
+    for path in out_dir.glob(f".{output_name(index, spec)}.*"):
+        if path.suffix in (".part", ".canvas"):
+            path.unlink(missing_ok=True)
+
+
+# --- dispatchers -----------------------------------------------------------------------------
+
+
+def dispatcher_register(*, name: str, host: str, pid: int) -> Dispatcher:
+    row, _ = Dispatcher.objects.update_or_create(
+        name=name, defaults={"host": host, "pid": pid, "heartbeat_at": timezone.now()}
+    )
+    return row
+
+
+def dispatcher_heartbeat(*, name: str) -> None:
+    Dispatcher.objects.filter(name=name).update(heartbeat_at=timezone.now())
+
+
+def dispatcher_unregister(*, name: str) -> None:
+    Dispatcher.objects.filter(name=name).delete()
+
+
+def dispatcher_recover(
+    *, me: str, stale_seconds: float, max_attempts: int, dead: Iterable[str] = ()
+) -> int:
+    """Re-queue renderings left ``running`` by dispatchers that are gone.
+
+    Gone: no heartbeat for ``stale_seconds``, unregistered, or named in ``dead`` (the caller
+    knows, e.g. a process id on this host that no longer exists). A rendering that has already
+    been started ``max_attempts`` times ends in ``error`` instead of looping forever.
+    """
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
+    alive = set(
+        Dispatcher.objects.filter(heartbeat_at__gte=cutoff)
+        .exclude(name__in=list(dead))
+        .values_list("name", flat=True)
+    )
+    alive.add(me)
+    recovered = 0
+    with transaction.atomic():
+        orphans = Rendering.objects.filter(status=Status.RUNNING).exclude(claimed_by__in=alive)
+        rows = list(orphans.values_list("id", "attempts", "job_id", "claimed_by"))
+        # Their temporary files go before the rows are queued again (and claimed by a peer).
+        for job_uuid, index, spec in orphans.values_list("job__uuid", "index", "spec"):
+            remove_temporaries(job_output_dir(settings.OUTPUT_DIR, str(job_uuid)), index, spec)
+        exhausted = [r[0] for r in rows if r[1] >= max_attempts]
+        retried = [r[0] for r in rows if r[1] < max_attempts]
+        if exhausted:
+            Rendering.objects.filter(id__in=exhausted, status=Status.RUNNING).update(
+                status=Status.ERROR,
+                error=f"gave up after {max_attempts} attempts (its dispatcher died each time)",
+                finished_at=timezone.now(),
+                claim="",
+            )
+        if retried:
+            recovered = Rendering.objects.filter(id__in=retried, status=Status.RUNNING).update(
+                status=Status.QUEUED, claim="", claimed_by="", started_at=None
+            )
+        for job_id in {r[2] for r in rows}:
+            _refresh(Job.objects.select_for_update().get(pk=job_id))
+        gone = {r[3] for r in rows} - alive
+        Dispatcher.objects.filter(Q(name__in=gone) | Q(heartbeat_at__lt=cutoff)).exclude(
+            name=me
+        ).delete()
+    if rows:
+        log.warning(
+            "re-queued %d renderings of dead dispatchers, gave up %d", recovered, len(exhausted)
+        )
+    return recovered

@@ -1,0 +1,1 @@
+"""Django settings: ``local`` (the embedded default) and ``production``; both build on ``base``."""
