@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from s2render.web.health import healthz, readyz
+
 urlpatterns = [
     path("api/v1/", include("s2render.web.api.v1.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -12,4 +14,6 @@ urlpatterns = [
     path("api/", include("s2render.web.api.legacy.urls")),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
 ]
