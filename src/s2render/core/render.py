@@ -1,16 +1,21 @@
-"""One rendering: product + resolution + three bands + area + stretch + format.
+"""One rendering: product + resolution + content (bands, expressions, colour map) + area +
+stretch + format.
 
-A rendering runs in three steps that an executor can spread over workers:
+A rendering runs in steps that an executor can spread over workers:
 
 1. :func:`plan_rendering` (cheap, anywhere): validate, choose files, the output grid, and the
    strips (row bands aligned to the source tiles) to process; returns a picklable
    :class:`RenderPlan` whose :meth:`RenderPlan.reads` name every (band file, window) read.
-2. :func:`compose_strip` per strip: the three band windows -> RGBA through one lookup table per
-   channel, written into the rendering's raw canvas file at the strip's rows; returns counts.
-3. :func:`finalize_rendering`: encode the canvas into the output format atomically, write the
+2. Only for a percentile stretch: :func:`strip_statistics` per strip, then
+   :func:`reduce_histograms` over the rendering's (or the job's) strips gives the ranges.
+3. :func:`compose_strip` per strip: band windows -> RGBA, written into the rendering's raw canvas
+   file at the strip's rows; returns counts. Plain band composites go through one lookup table
+   per channel; band maths, colour maps and the optimized tone curve through float32
+   reflectance (:mod:`s2render.core.compose`).
+4. :func:`finalize_rendering`: encode the canvas into the output format atomically, write the
    JSON sidecar, remove the canvas; returns a small :class:`RenderResult`.
 
-:func:`render` runs the three steps in-process, one after the other.
+:func:`render` runs the steps in-process, one after the other.
 """
 
 from __future__ import annotations
@@ -19,161 +24,109 @@ import hashlib
 import itertools
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from s2render import __version__
-from s2render.core.area import Bounds, bbox_in_crs, window_for_bounds
+from s2render.core.area import bbox_in_crs, window_for_bounds
 from s2render.core.bands import BANDS, check_band
-from s2render.core.encode import (
-    CANVAS_BANDS,
-    OutputFormat,
-    atomic_path,
-    encode_canvas,
-    write_json_atomic,
-)
+from s2render.core.compose import compose_values_strip, strip_statistics, write_strip
+from s2render.core.encode import CANVAS_BANDS, OutputFormat
 from s2render.core.errors import RenderError, SpecError
-from s2render.core.jpeg import encode_segment, segment_rows, stitch_segments
-from s2render.core.product import BandFile, Grid, Product, open_product
+from s2render.core.jpeg import segment_rows
+from s2render.core.output import encode_jpeg_segment, finalize_rendering
+from s2render.core.plan import ReadRequest, RenderPlan, RenderResult, StripResult
+from s2render.core.presets import CATALOGUE_VERSION, get_preset, list_presets
+from s2render.core.product import BandFile, Product, open_product
 from s2render.core.reader import read_window
-from s2render.core.stretch import Stretch, build_lut
+from s2render.core.spec import RenderSpec, spec_from_preset
+from s2render.core.statistics import PercentileRanges, reduce_histograms
+from s2render.core.stretch import build_lut
+from s2render.core.tonemap import OPTIMIZED_CURVES
+
+__all__ = [
+    "ReadRequest",
+    "RenderPlan",
+    "RenderResult",
+    "RenderSpec",
+    "StripResult",
+    "compose_strip",
+    "encode_jpeg_segment",
+    "finalize_rendering",
+    "plan_rendering",
+    "reduce_histograms",
+    "render",
+    "spec_from_preset",
+    "strip_statistics",
+]
 
 # Strips target this many output pixels (about 48 MB of RGBA) when the source tiles are small.
 STRIP_PIXELS = 12_000_000
 
 
-@dataclass(frozen=True)
-class RenderSpec:
-    """What to render. Everything but product and bands has a default."""
-
-    product: str
-    bands: tuple[str, str, str]
-    resolution: float = 10
-    bbox: Bounds | None = None
-    bbox_crs: str = "EPSG:4326"  # or "product" for the product's own CRS
-    stretch: Stretch = field(default_factory=Stretch)
-    format: OutputFormat = OutputFormat.JPEG
-    name: str | None = None  # output file stem; derived from product and bands when None
-
-    def __post_init__(self) -> None:
-        if len(self.bands) != 3:
-            raise SpecError(
-                f"a composite needs three bands (R, G, B), got {list(self.bands)}", field="bands"
-            )
-        if not (isinstance(self.resolution, int | float) and 0 < self.resolution <= 10000):
-            raise SpecError(
-                f"resolution {self.resolution!r} must be a positive number of metres",
-                field="resolution",
-            )
-
-
-@dataclass(frozen=True)
-class ReadRequest:
-    """One band window read; equal requests are the same read (an executor shares them)."""
-
-    band_file: BandFile
-    grid: Grid
-    window: Window
-
-    def token(self) -> str:
-        key = (
-            self.band_file.path,
-            self.band_file.band,
-            self.grid.resolution,
-            tuple(self.grid.transform),
-            self.window.flatten(),
-        )
-        return hashlib.sha1(repr(key).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class RenderPlan:
-    spec: RenderSpec
-    product_id: str
-    product_path: str
-    level: str
-    bands: tuple[str, ...]  # R, G, B
-    band_files: tuple[BandFile, ...]
-    grid: Grid  # the product grid at the output resolution
-    window: Window  # the rendered part of that grid
-    strips: tuple[Window, ...]  # row bands of ``window``, in grid coordinates
-    segments: tuple[tuple[int, int], ...]  # JPEG: row ranges encoded apart (relative to window)
-    luts: tuple[np.ndarray, ...]
-    offsets: tuple[int, ...]
-    quantification: tuple[float, ...]
-    output: Path
-    canvas: Path
-    record: dict  # product and request facts for the sidecar
-
-    @property
-    def width(self) -> int:
-        return int(self.window.width)
-
-    @property
-    def height(self) -> int:
-        return int(self.window.height)
-
-    @property
-    def transform(self):
-        return rasterio.windows.transform(self.window, self.grid.transform)
-
-    def strips_of_segment(self, segment: int) -> list[int]:
-        """The strips whose rows a JPEG segment needs."""
-        a, b = self.segments[segment]
-        top = int(self.window.row_off)
-        return [
-            i
-            for i, w in enumerate(self.strips)
-            if int(w.row_off) - top < b and int(w.row_off + w.height) - top > a
-        ]
-
-    def reads(self, strip: int) -> tuple[ReadRequest, ReadRequest, ReadRequest]:
-        w = self.strips[strip]
-        return tuple(ReadRequest(bf, self.grid, w) for bf in self.band_files)  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class StripResult:
-    rows: int
-    valid: int
-    clipped_low: tuple[int, int, int]
-    clipped_high: tuple[int, int, int]
-    seconds: float
-
-
-@dataclass
-class RenderResult:
-    """The small record a rendering ends with."""
-
-    index: int
-    status: str  # "done" | "error"
-    path: str | None = None
-    sidecar: str | None = None
-    error: str | None = None
-    name: str | None = None
-    width: int | None = None
-    height: int | None = None
-    valid_percent: float | None = None
-    seconds: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def default_name(product: Product, spec: RenderSpec, bands: tuple[str, str, str]) -> str:
+def default_name(product: Product, spec: RenderSpec, bands: tuple[str, ...]) -> str:
     stem = product.product_id
     if product.tile and product.sensing_time:
         stem = f"T{product.tile}_{product.sensing_time:%Y%m%d}_{product.level}"
     res = f"{spec.resolution:g}m"
-    name = f"{stem}_{res}_{'-'.join(bands)}"
+    if spec.preset:
+        content = spec.preset
+    elif spec.kind in ("bands", "optimized"):
+        content = "-".join(bands) + ("_optimized" if spec.kind == "optimized" else "")
+    else:
+        what = (spec.expressions, spec.expression, spec.colormap, spec.value_range)
+        content = "expr-" + hashlib.sha1(repr(what).encode()).hexdigest()[:8]
+    name = f"{stem}_{res}_{content}"
     if spec.bbox is not None:
         digest = hashlib.sha1(repr((spec.bbox, spec.bbox_crs)).encode()).hexdigest()[:8]
         name += f"_{digest}"
     return name
+
+
+def check_preset_level(spec: RenderSpec, product: Product) -> None:
+    """SpecError unless the spec's preset (if any) applies to the product's level."""
+    if not spec.preset:
+        return
+    preset = get_preset(spec.preset)
+    if product.level in preset.levels:
+        return
+    fitting = [p.id for p in list_presets() if product.level in p.levels]
+    needs = " or ".join(sorted(preset.levels))
+    raise SpecError(
+        f"preset {preset.id!r} needs an {needs} product; {product.product_id} is "
+        f"{product.level}: use the {needs} product of the same scene, or a preset made for "
+        f"{product.level} ({', '.join(fitting)})",
+        field="preset",
+    )
+
+
+def _content(spec: RenderSpec, product: Product) -> tuple[tuple[str, ...], dict]:
+    """The bands to read (checked against the product) and the plan fields of the content."""
+    if spec.kind in ("bands", "optimized"):
+        bands = tuple(check_band(b, product.level) for b in spec.bands)
+        for b in bands:
+            if not BANDS[b].spectral and (b != "SCL" or spec.kind == "optimized"):
+                raise SpecError(
+                    f"{b} is not a reflectance band; composites take B01-B12 or B8A",
+                    field="bands",
+                )
+        if spec.kind == "optimized":
+            return bands, {"tone_curve": OPTIMIZED_CURVES[product.level]}
+        return bands, {}
+    channels = spec.parsed()
+    order = list(BANDS)
+    needed = sorted({b for e in channels for b in e.bands}, key=order.index)
+    if not needed:
+        texts = [e.text for e in channels]
+        raise SpecError(
+            f"expression(s) {texts} use no band: there is nothing to read; "
+            "write the maths over band names, e.g. (B08 - B04) / (B08 + B04)",
+            field="expression" if spec.expression else "expressions",
+        )
+    bands = tuple(check_band(b, product.level) for b in needed)
+    return bands, {"channels": channels, "color_table": spec.color_table()}
 
 
 def plan_rendering(
@@ -181,12 +134,8 @@ def plan_rendering(
 ) -> RenderPlan:
     """Validate ``spec`` against the product and plan its reads and strips."""
     product = product or open_product(spec.product)
-    bands = tuple(check_band(b, product.level) for b in spec.bands)
-    for b in bands:
-        if not BANDS[b].spectral and b != "SCL":
-            raise SpecError(
-                f"{b} is not a reflectance band; composites take B01-B12 or B8A", field="bands"
-            )
+    check_preset_level(spec, product)
+    bands, content = _content(spec, product)
     band_files = tuple(product.band_file(b, spec.resolution) for b in bands)
     grid = product.grid(spec.resolution)
     if spec.bbox is None:
@@ -207,14 +156,12 @@ def plan_rendering(
 
     offsets = tuple(product.band_offset(b) for b in bands)
     quant = tuple(product.band_quantification(b) for b in bands)
-    luts = tuple(
-        build_lut(
-            offset=offsets[c], quantification=quant[c], low=lo, high=hi, gamma=spec.stretch.gamma
-        )
-        for c, (lo, hi) in enumerate(spec.stretch.channel_range(c) for c in range(3))
-    )
+    luts: tuple[np.ndarray, ...] = ()
+    if spec.kind == "bands" and not spec.stretch.is_percentile:
+        ranges = tuple(spec.stretch.channel_range(c) for c in range(3))
+        luts = _luts(offsets, quant, ranges, spec.stretch.gamma)
     out = Path(out_dir)
-    name = spec.name or default_name(product, spec, bands)  # type: ignore[arg-type]
+    name = spec.name or default_name(product, spec, bands)
     output = out / f"{name}.{spec.format.info.extension}"
     canvas = out / f".{name}.{os.getpid()}-{time.monotonic_ns()}.canvas"
     record = {
@@ -227,7 +174,7 @@ def plan_rendering(
             "sensing_time": product.sensing_time.isoformat() if product.sensing_time else None,
             "processing_baseline": product.baseline,
         },
-        "bands": list(bands),
+        **_content_record(spec, bands, content),
         "resolution": spec.resolution,
         "sources": [
             {
@@ -257,6 +204,36 @@ def plan_rendering(
         output,
         canvas,
         record,
+        kind=spec.kind,
+        **content,
+    )
+
+
+def _content_record(spec: RenderSpec, bands: tuple[str, ...], content: dict) -> dict:
+    """What the sidecar says about the content: kind, preset, bands, formulas, colours."""
+    preset = None
+    if spec.preset:
+        p = get_preset(spec.preset)
+        preset = {"id": p.id, "title": p.title, "source": p.source}
+        preset["catalogue_version"] = CATALOGUE_VERSION
+    record: dict = {"kind": spec.kind, "preset": preset, "bands": list(bands)}
+    if spec.kind == "expressions":
+        record["expressions"] = [e.text for e in content["channels"]]
+    if spec.kind == "colormap":
+        record["expression"] = content["channels"][0].text
+        record["colormap"] = content["color_table"].to_dict()
+    return record
+
+
+def _luts(
+    offsets: tuple[int, ...],
+    quant: tuple[float, ...],
+    ranges: tuple[tuple[float, float], ...],
+    gamma: float,
+) -> tuple[np.ndarray, ...]:
+    return tuple(
+        build_lut(offset=offsets[c], quantification=quant[c], low=lo, high=hi, gamma=gamma)
+        for c, (lo, hi) in enumerate(ranges)
     )
 
 
@@ -288,18 +265,34 @@ def _tile_height(band_file: BandFile) -> int:
 
 
 def compose_strip(
-    plan: RenderPlan, strip: int, red: np.ndarray, green: np.ndarray, blue: np.ndarray
+    plan: RenderPlan,
+    strip: int,
+    *arrays: np.ndarray,
+    ranges: PercentileRanges | None = None,
 ) -> StripResult:
-    """Map three DN windows to RGBA through the plan's tables; write them into the canvas."""
+    """Map the strip's band windows to RGBA and write them into the canvas.
+
+    A plain band composite maps DN through the plan's lookup tables (or, for a percentile
+    stretch, tables built from ``ranges``); the other kinds go through float reflectance.
+    """
+    if plan.kind != "bands":
+        return compose_values_strip(plan, strip, *arrays, ranges=ranges)
     start = time.perf_counter()
+    luts = plan.luts
+    if ranges is not None:
+        luts = _luts(plan.offsets, plan.quantification, ranges.ranges, plan.spec.stretch.gamma)
+    elif not luts:
+        raise RenderError(f"{plan.output.name}: percentile stretch without its statistics")
     w = plan.strips[strip]
     rows, cols = int(w.height), int(w.width)
     rgba = np.empty((rows, cols, CANVAS_BANDS), dtype=np.uint8)
     valid = np.ones((rows, cols), dtype=bool)
-    for c, dn in enumerate((red, green, blue)):
+    if len(arrays) != 3:
+        raise RenderError(f"strip {strip}: a composite takes three band windows, got {len(arrays)}")
+    for c, dn in enumerate(arrays):
         if dn.shape != (rows, cols):
             raise RenderError(f"strip {strip}: band window {dn.shape} != {(rows, cols)}")
-        np.take(plan.luts[c], dn, out=rgba[..., c])
+        np.take(luts[c], dn, out=rgba[..., c])
         valid &= dn != 0
     n_valid = int(np.count_nonzero(valid))
     invalid = rows * cols - n_valid
@@ -310,132 +303,36 @@ def compose_strip(
     # Share of valid pixels at either end of the 8-bit range (no-data pixels are all 0).
     low = tuple(int(np.count_nonzero(rgba[..., c] == 0)) - invalid for c in range(3))
     high = tuple(int(np.count_nonzero(rgba[..., c] == 255)) for c in range(3))
-    row_bytes = cols * CANVAS_BANDS
-    offset = (int(w.row_off) - int(plan.window.row_off)) * row_bytes
-    fd = os.open(plan.canvas, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        _pwrite_all(fd, rgba.data.cast("B"), offset)
-    finally:
-        os.close(fd)
-    return StripResult(rows, n_valid, low, high, time.perf_counter() - start)  # type: ignore[arg-type]
-
-
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    while len(data):
-        n = os.pwrite(fd, data, offset)
-        data, offset = data[n:], offset + n
-
-
-def encode_jpeg_segment(plan: RenderPlan, segment: int, *_strips_done: StripResult) -> bytes:
-    """JPEG-encode one segment's rows from the canvas (call once its strips are composed)."""
-    a, b = plan.segments[segment]
-    row_bytes = plan.width * CANVAS_BANDS
-    with open(plan.canvas, "rb") as f:
-        f.seek(a * row_bytes)
-        raw = f.read((b - a) * row_bytes)
-    if len(raw) != (b - a) * row_bytes:
-        raise RenderError(f"canvas {plan.canvas} is short: segment {segment} rows {a}-{b}")
-    rgba = np.frombuffer(raw, dtype=np.uint8).reshape(b - a, plan.width, CANVAS_BANDS)
-    return encode_segment(np.ascontiguousarray(rgba[..., :3]))
-
-
-def finalize_rendering(
-    plan: RenderPlan,
-    strips: list[StripResult],
-    segments: list[bytes] | None = None,
-    *,
-    index: int = 0,
-    started: float | None = None,
-) -> RenderResult:
-    """Encode the canvas into the output file and write the sidecar; remove the canvas."""
-    t0 = time.perf_counter()
-    try:
-        if plan.segments:
-            if segments is None or len(segments) != len(plan.segments):
-                raise RenderError(f"{plan.output.name}: JPEG segments missing")
-            with atomic_path(plan.output) as tmp, open(tmp, "wb") as out:
-                stitch_segments(segments, plan.height, out)
-        else:
-            expected = plan.width * plan.height * CANVAS_BANDS
-            if not plan.canvas.exists() or plan.canvas.stat().st_size != expected:
-                raise RenderError(f"canvas {plan.canvas} is incomplete; a strip failed to write")
-            encode_canvas(
-                plan.canvas,
-                plan.output,
-                plan.spec.format,
-                width=plan.width,
-                height=plan.height,
-                crs=plan.grid.crs,
-                transform=plan.transform,
-            )
-    finally:
-        plan.canvas.unlink(missing_ok=True)
-    total = plan.width * plan.height
-    valid = sum(s.valid for s in strips)
-    valid_pct = round(100.0 * valid / total, 3) if total else 0.0
-    sidecar = plan.output.with_suffix(plan.output.suffix + ".json")
-    bounds = rasterio.windows.bounds(plan.window, plan.grid.transform)
-    document = {
-        "s2render": __version__,
-        "file": plan.output.name,
-        "format": plan.spec.format.name.lower(),
-        "media_type": plan.spec.format.info.media_type,
-        **plan.record,
-        "width": plan.width,
-        "height": plan.height,
-        "crs": plan.grid.crs.to_string(),
-        "transform": list(plan.transform)[:6],
-        "bounds": list(bounds),
-        "radiometry": {
-            "formula": "reflectance = (DN + offset) / quantification; DN 0 = no data",
-            "offsets": dict(zip(plan.bands, plan.offsets, strict=True)),
-            "quantification": dict(zip(plan.bands, plan.quantification, strict=True)),
-        },
-        "stretch": plan.spec.stretch.describe(),
-        "figures": {
-            "valid_percent": valid_pct,
-            "clipped_low_percent": [
-                round(100.0 * sum(s.clipped_low[c] for s in strips) / max(valid, 1), 3)
-                for c in range(3)
-            ],
-            "clipped_high_percent": [
-                round(100.0 * sum(s.clipped_high[c] for s in strips) / max(valid, 1), 3)
-                for c in range(3)
-            ],
-        },
-        "timings": {
-            "compose_seconds": round(sum(s.seconds for s in strips), 3),
-            "encode_seconds": round(time.perf_counter() - t0, 3),
-        },
-    }
-    write_json_atomic(sidecar, document)
-    return RenderResult(
-        index=index,
-        status="done",
-        path=str(plan.output),
-        sidecar=str(sidecar),
-        name=plan.output.name,
-        width=plan.width,
-        height=plan.height,
-        valid_percent=valid_pct,
-        seconds=round(time.perf_counter() - (started if started is not None else t0), 3),
-    )
+    write_strip(plan, strip, rgba)
+    return StripResult(rows, n_valid, low, high, time.perf_counter() - start)
 
 
 def render(
     spec: RenderSpec, out_dir: str | Path, *, product: Product | None = None, index: int = 0
 ) -> RenderResult:
-    """Plan, compose and encode one rendering in this process, one strip at a time."""
+    """Plan, compose and encode one rendering in this process, one strip at a time.
+
+    A percentile stretch makes two passes over the strips, statistics then composition, reading
+    each strip twice rather than holding the whole rendering in memory. Job scope means nothing
+    for a single rendering: the ranges are the rendering's own.
+    """
     started = time.perf_counter()
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     plan = plan_rendering(spec, out_dir, product=product)
+
+    def read(strip: int) -> list[np.ndarray]:
+        return [read_window(r.band_file, r.grid, r.window) for r in plan.reads(strip)]
+
     try:
-        results = []
-        for i in range(len(plan.strips)):
-            arrays = [read_window(r.band_file, r.grid, r.window) for r in plan.reads(i)]
-            results.append(compose_strip(plan, i, *arrays))
+        ranges = None
+        if plan.needs_statistics:
+            histograms = [strip_statistics(plan, i, *read(i)) for i in range(len(plan.strips))]
+            ranges = reduce_histograms(plan.spec.stretch, 1, *histograms)
+        results = [compose_strip(plan, i, *read(i), ranges=ranges) for i in range(len(plan.strips))]
         segments = [encode_jpeg_segment(plan, i) for i in range(len(plan.segments))]
     except BaseException:
         plan.canvas.unlink(missing_ok=True)
         raise
-    return finalize_rendering(plan, results, segments or None, index=index, started=started)
+    return finalize_rendering(
+        plan, results, segments or None, index=index, started=started, ranges=ranges
+    )

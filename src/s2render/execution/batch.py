@@ -1,15 +1,26 @@
 """A batch of renderings as one Dask graph.
 
-Per rendering and strip: three read tasks, one compose task; per rendering: one finalize task.
-Read tasks are keyed by what they read — (band file, grid, window) — so renderings that need the
-same band window share one read. Only small records come back to the client: the canvas is a
-file the compose tasks write and the finalize task encodes. Renderings fail alone.
+Per rendering and strip: one read task per band, one compose task; per rendering: one finalize
+task. Read tasks are keyed by what they read — (band file, grid, window) — so renderings that
+need the same band window share one read, whether they show bands, band maths or an index. Only
+small records come back to the client: the canvas is a file the compose tasks write and the
+finalize task encodes. Renderings fail alone.
+
+A percentile stretch adds a reduction before the 8-bit mapping: one statistics task per strip
+(a fixed-bin histogram, :mod:`s2render.core.statistics`), one reduction task over the strips of
+the rendering (scope ``rendering``) or over the strips of every rendering of the batch that asks
+for job scope with the same percentiles (scope ``job``: one shared mapping, channel by channel
+position), and the compose and finalize tasks take its ranges. The strips' reads stay in worker
+memory until the reduction is done (Dask spills them to disk under memory pressure); and a read
+that fails fails every rendering sharing that job-scope reduction, since their common mapping
+cannot be computed.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,12 +38,16 @@ from s2render.core.render import (
     encode_jpeg_segment,
     finalize_rendering,
     plan_rendering,
+    reduce_histograms,
+    strip_statistics,
 )
+from s2render.core.stretch import Stretch
 
 Progress = Callable[[RenderResult], None]
 
 # Higher runs first: finish strips already read before starting new reads (bounded memory).
 _PRIORITY_READ, _PRIORITY_COMPOSE, _PRIORITY_FINALIZE = 0, 1, 2
+_PRIORITY_STATISTICS, _PRIORITY_REDUCE = 1, 2
 
 
 def describe_error(exc: BaseException) -> str:
@@ -76,19 +91,35 @@ def submit_batch(
     client: Client, plans: Sequence[RenderPlan | RenderResult], batch_id: str
 ) -> Submitted:
     """Submit the graph of every planned rendering."""
-    reads: dict[str, Future] = {}
+    graph = _Graph(client, batch_id)
+    planned = [(i, p) for i, p in enumerate(plans) if isinstance(p, RenderPlan)]
+    started = {index: time.perf_counter() for index, _ in planned}
+    inputs = {index: graph.reads_of(plan) for index, plan in planned}
+    ranges = graph.statistics(planned, inputs)
     finals: dict[Future, tuple[int, RenderPlan]] = {}
-    for index, plan in enumerate(plans):
-        if isinstance(plan, RenderResult):
-            continue
-        started = time.perf_counter()
-        composed = []
+    for index, plan in planned:
+        final = graph.rendering(index, plan, inputs[index], ranges.get(index), started[index])
+        finals[final] = (index, plan)
+    return Submitted(finals, list(graph.reads))
+
+
+class _Graph:
+    """Submits one batch's tasks with unique keys, sharing equal reads."""
+
+    def __init__(self, client: Client, batch_id: str) -> None:
+        self.client = client
+        self.batch_id = batch_id
+        self.reads: dict[str, Future] = {}
+
+    def reads_of(self, plan: RenderPlan) -> list[list[Future]]:
+        """Each strip's read futures (one per band), submitted once per distinct read."""
+        strips = []
         for strip in range(len(plan.strips)):
             inputs = []
             for request in plan.reads(strip):
-                key = f"read-{batch_id}-{request.token()}"
-                if key not in reads:
-                    reads[key] = client.submit(
+                key = f"read-{self.batch_id}-{request.token()}"
+                if key not in self.reads:
+                    self.reads[key] = self.client.submit(
                         read_window,
                         request.band_file,
                         request.grid,
@@ -97,43 +128,106 @@ def submit_batch(
                         priority=_PRIORITY_READ,
                         pure=False,
                     )
-                inputs.append(reads[key])
-            composed.append(
-                client.submit(
-                    compose_strip,
+                inputs.append(self.reads[key])
+            strips.append(inputs)
+        return strips
+
+    def statistics(
+        self, planned: list[tuple[int, RenderPlan]], inputs: dict[int, list[list[Future]]]
+    ) -> dict[int, Future]:
+        """Percentile ranges per rendering index: strip histograms reduced per rendering, or
+        across every job-scope rendering with the same percentiles."""
+        ranges: dict[int, Future] = {}
+        # Job scope: one reduction per percentile cut; gamma stays each rendering's own.
+        job_groups: dict[tuple[float, float], list[tuple[int, Stretch, list[Future]]]]
+        job_groups = defaultdict(list)
+        for index, plan in planned:
+            if not plan.needs_statistics:
+                continue
+            histograms = [
+                self.client.submit(
+                    strip_statistics,
                     plan,
                     strip,
-                    *inputs,
-                    key=f"compose-{batch_id}-{index}-{strip}",
-                    priority=_PRIORITY_COMPOSE,
+                    *reads,
+                    key=f"stats-{self.batch_id}-{index}-{strip}",
+                    priority=_PRIORITY_STATISTICS,
                     pure=False,
                 )
+                for strip, reads in enumerate(inputs[index])
+            ]
+            stretch = plan.spec.stretch
+            if stretch.scope == "job" and stretch.percentiles is not None:
+                job_groups[stretch.percentiles].append((index, stretch, histograms))
+            else:
+                ranges[index] = self._reduce(stretch, 1, histograms, f"{index}")
+        for group, members in enumerate(job_groups.values()):
+            histograms = [h for _, _, hs in members for h in hs]
+            reduced = self._reduce(members[0][1], len(members), histograms, f"job{group}")
+            for index, _, _ in members:
+                ranges[index] = reduced
+        return ranges
+
+    def _reduce(
+        self, stretch: Stretch, renderings: int, histograms: list[Future], name: str
+    ) -> Future:
+        return self.client.submit(
+            reduce_histograms,
+            stretch,
+            renderings,
+            *histograms,
+            key=f"stretch-{self.batch_id}-{name}",
+            priority=_PRIORITY_REDUCE,
+            pure=False,
+        )
+
+    def rendering(
+        self,
+        index: int,
+        plan: RenderPlan,
+        inputs: list[list[Future]],
+        ranges: Future | None,
+        started: float,
+    ) -> Future:
+        """Compose, JPEG-segment and finalize tasks of one rendering; returns the final one."""
+        submit, batch = self.client.submit, self.batch_id
+        composed = [
+            submit(
+                compose_strip,
+                plan,
+                strip,
+                *reads,
+                ranges=ranges,
+                key=f"compose-{batch}-{index}-{strip}",
+                priority=_PRIORITY_COMPOSE,
+                pure=False,
             )
+            for strip, reads in enumerate(inputs)
+        ]
         segments = [
-            client.submit(
+            submit(
                 encode_jpeg_segment,
                 plan,
                 seg,
                 *[composed[i] for i in plan.strips_of_segment(seg)],
-                key=f"jpeg-{batch_id}-{index}-{seg}",
+                key=f"jpeg-{batch}-{index}-{seg}",
                 priority=_PRIORITY_COMPOSE,
                 pure=False,
             )
             for seg in range(len(plan.segments))
         ]
-        final = client.submit(
+        return submit(
             finalize_rendering,
             plan,
             composed,
             segments or None,
             index=index,
             started=started,
-            key=f"render-{batch_id}-{index}",
+            ranges=ranges,
+            key=f"render-{batch}-{index}",
             priority=_PRIORITY_FINALIZE,
             pure=False,
         )
-        finals[final] = (index, plan)
-    return Submitted(finals, list(reads))
 
 
 def run_batch(

@@ -1,0 +1,143 @@
+"""Writing a rendering's output: JPEG segments from the canvas, the encoded image and its JSON
+sidecar (what was rendered, from what, with which radiometry and stretch, and the figures).
+
+Every file is written under a temporary name and renamed into place
+(:func:`s2render.core.encode.atomic_path`), so a failed rendering never leaves a half-written
+file under a final name.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+import numpy as np
+import rasterio
+
+from s2render import __version__
+from s2render.core.colormap import Colormap
+from s2render.core.encode import CANVAS_BANDS, atomic_path, encode_canvas, write_json_atomic
+from s2render.core.errors import RenderError
+from s2render.core.jpeg import encode_segment, stitch_segments
+from s2render.core.plan import RenderPlan, RenderResult, StripResult
+from s2render.core.statistics import PercentileRanges
+
+
+def describe_stretch(plan: RenderPlan, ranges: PercentileRanges | None) -> dict:
+    """The mapping to display values actually applied, for the sidecar."""
+    if plan.kind == "optimized":
+        assert plan.tone_curve is not None
+        return {
+            "type": "optimized",
+            "curve": asdict(plan.tone_curve),
+            "source": "core/tonemap.py, after Sentinel Hub's True Color Optimized scripts",
+        }
+    if plan.kind == "colormap":
+        table = plan.color_table
+        assert table is not None
+        if isinstance(table, Colormap):
+            return {"type": "colormap", "colormap": table.name, "range": list(table.value_range)}
+        return {"type": "classes", "colormap": table.name}
+    described = plan.spec.stretch.describe()
+    if ranges is not None:
+        described.update(ranges.describe())
+    return described
+
+
+def encode_jpeg_segment(plan: RenderPlan, segment: int, *_strips_done: StripResult) -> bytes:
+    """JPEG-encode one segment's rows from the canvas (call once its strips are composed)."""
+    a, b = plan.segments[segment]
+    row_bytes = plan.width * CANVAS_BANDS
+    with open(plan.canvas, "rb") as f:
+        f.seek(a * row_bytes)
+        raw = f.read((b - a) * row_bytes)
+    if len(raw) != (b - a) * row_bytes:
+        raise RenderError(f"canvas {plan.canvas} is short: segment {segment} rows {a}-{b}")
+    rgba = np.frombuffer(raw, dtype=np.uint8).reshape(b - a, plan.width, CANVAS_BANDS)
+    return encode_segment(np.ascontiguousarray(rgba[..., :3]))
+
+
+def finalize_rendering(
+    plan: RenderPlan,
+    strips: list[StripResult],
+    segments: list[bytes] | None = None,
+    *,
+    index: int = 0,
+    started: float | None = None,
+    ranges: PercentileRanges | None = None,
+) -> RenderResult:
+    """Encode the canvas into the output file and write the sidecar (with the stretch actually
+    applied: ``ranges`` of a percentile stretch); remove the canvas."""
+    t0 = time.perf_counter()
+    try:
+        if plan.segments:
+            if segments is None or len(segments) != len(plan.segments):
+                raise RenderError(f"{plan.output.name}: JPEG segments missing")
+            with atomic_path(plan.output) as tmp, open(tmp, "wb") as out:
+                stitch_segments(segments, plan.height, out)
+        else:
+            expected = plan.width * plan.height * CANVAS_BANDS
+            if not plan.canvas.exists() or plan.canvas.stat().st_size != expected:
+                raise RenderError(f"canvas {plan.canvas} is incomplete; a strip failed to write")
+            encode_canvas(
+                plan.canvas,
+                plan.output,
+                plan.spec.format,
+                width=plan.width,
+                height=plan.height,
+                crs=plan.grid.crs,
+                transform=plan.transform,
+            )
+    finally:
+        plan.canvas.unlink(missing_ok=True)
+    total = plan.width * plan.height
+    valid = sum(s.valid for s in strips)
+    valid_pct = round(100.0 * valid / total, 3) if total else 0.0
+    channels = len(strips[0].clipped_low) if strips else 0
+    sidecar = plan.output.with_suffix(plan.output.suffix + ".json")
+    bounds = rasterio.windows.bounds(plan.window, plan.grid.transform)
+    document = {
+        "s2render": __version__,
+        "file": plan.output.name,
+        "format": plan.spec.format.name.lower(),
+        "media_type": plan.spec.format.info.media_type,
+        **plan.record,
+        "width": plan.width,
+        "height": plan.height,
+        "crs": plan.grid.crs.to_string(),
+        "transform": list(plan.transform)[:6],
+        "bounds": list(bounds),
+        "radiometry": {
+            "formula": "reflectance = (DN + offset) / quantification; DN 0 = no data",
+            "offsets": dict(zip(plan.bands, plan.offsets, strict=True)),
+            "quantification": dict(zip(plan.bands, plan.quantification, strict=True)),
+        },
+        "stretch": describe_stretch(plan, ranges),
+        "figures": {
+            "valid_percent": valid_pct,
+            "clipped_low_percent": [
+                round(100.0 * sum(s.clipped_low[c] for s in strips) / max(valid, 1), 3)
+                for c in range(channels)
+            ],
+            "clipped_high_percent": [
+                round(100.0 * sum(s.clipped_high[c] for s in strips) / max(valid, 1), 3)
+                for c in range(channels)
+            ],
+        },
+        "timings": {
+            "compose_seconds": round(sum(s.seconds for s in strips), 3),
+            "encode_seconds": round(time.perf_counter() - t0, 3),
+        },
+    }
+    write_json_atomic(sidecar, document)
+    return RenderResult(
+        index=index,
+        status="done",
+        path=str(plan.output),
+        sidecar=str(sidecar),
+        name=plan.output.name,
+        width=plan.width,
+        height=plan.height,
+        valid_percent=valid_pct,
+        seconds=round(time.perf_counter() - (started if started is not None else t0), 3),
+    )

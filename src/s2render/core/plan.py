@@ -1,0 +1,128 @@
+"""The small, picklable records a rendering passes between its steps (and between Dask workers):
+the reads it needs, its plan, what each strip reports, and the result it ends with."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from s2render.core.colormap import ClassTable, Colormap
+from s2render.core.expression import Expression
+from s2render.core.product import BandFile, Grid
+from s2render.core.spec import RenderKind, RenderSpec
+from s2render.core.tonemap import ToneCurve
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """One band window read; equal requests are the same read (an executor shares them)."""
+
+    band_file: BandFile
+    grid: Grid
+    window: Window
+
+    def token(self) -> str:
+        key = (
+            self.band_file.path,
+            self.band_file.band,
+            self.grid.resolution,
+            tuple(self.grid.transform),
+            self.window.flatten(),
+        )
+        return hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """Everything the strip and finalize steps need, decided once by ``plan_rendering``.
+
+    ``bands`` are the bands read, in the order of ``band_files`` and of the arrays each strip
+    step receives: R, G, B for the ``bands`` and ``optimized`` kinds, every band the expressions
+    use (ESA order) otherwise. ``luts`` is filled for the ``bands`` kind with a fixed stretch.
+    """
+
+    spec: RenderSpec
+    product_id: str
+    product_path: str
+    level: str
+    bands: tuple[str, ...]
+    band_files: tuple[BandFile, ...]
+    grid: Grid  # the product grid at the output resolution
+    window: Window  # the rendered part of that grid
+    strips: tuple[Window, ...]  # row bands of ``window``, in grid coordinates
+    segments: tuple[tuple[int, int], ...]  # JPEG: row ranges encoded apart (relative to window)
+    luts: tuple[np.ndarray, ...]
+    offsets: tuple[int, ...]
+    quantification: tuple[float, ...]
+    output: Path
+    canvas: Path
+    record: dict  # product and request facts for the sidecar
+    kind: RenderKind = "bands"
+    channels: tuple[Expression, ...] = ()  # expressions: R, G, B; colormap: the one expression
+    color_table: Colormap | ClassTable | None = None
+    tone_curve: ToneCurve | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.window.width)
+
+    @property
+    def height(self) -> int:
+        return int(self.window.height)
+
+    @property
+    def transform(self) -> Affine:
+        return rasterio.windows.transform(self.window, self.grid.transform)
+
+    @property
+    def needs_statistics(self) -> bool:
+        """A percentile stretch: strip histograms must be reduced before any strip is mapped."""
+        return self.spec.stretch.is_percentile and self.kind in ("bands", "expressions")
+
+    def strips_of_segment(self, segment: int) -> list[int]:
+        """The strips whose rows a JPEG segment needs."""
+        a, b = self.segments[segment]
+        top = int(self.window.row_off)
+        return [
+            i
+            for i, w in enumerate(self.strips)
+            if int(w.row_off) - top < b and int(w.row_off + w.height) - top > a
+        ]
+
+    def reads(self, strip: int) -> tuple[ReadRequest, ...]:
+        w = self.strips[strip]
+        return tuple(ReadRequest(bf, self.grid, w) for bf in self.band_files)
+
+
+@dataclass(frozen=True)
+class StripResult:
+    rows: int
+    valid: int
+    clipped_low: tuple[int, ...]  # per channel (one for a colour ramp, none for classes)
+    clipped_high: tuple[int, ...]
+    seconds: float
+
+
+@dataclass
+class RenderResult:
+    """The small record a rendering ends with."""
+
+    index: int
+    status: str  # "done" | "error"
+    path: str | None = None
+    sidecar: str | None = None
+    error: str | None = None
+    name: str | None = None
+    width: int | None = None
+    height: int | None = None
+    valid_percent: float | None = None
+    seconds: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
