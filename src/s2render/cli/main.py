@@ -14,6 +14,8 @@ from s2render.core.errors import S2RenderError
 COMMANDS: dict[str, str] = {
     "info": "info",
     "render": "render",
+    "presets": "presets",
+    "legend": "legend",
     "demo-product": "demo_product",
     "demo": "demo",
     "bench": "bench",

@@ -1,21 +1,24 @@
-"""``s2render render``: the seed's batch command — lists of resolutions and R, G, B bands."""
+"""``s2render render``: the seed's batch command — lists of resolutions and R, G, B bands — plus
+presets (``--preset ndvi,scl``) and band maths (``--expr``, with ``--colormap``/``--range``)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 
 from s2render.cli.options import cluster_from, cluster_options
+from s2render.cli.render_specs import expression_specs, parse_range, preset_specs
 from s2render.core.area import parse_bbox
 from s2render.core.bands import check_band
 from s2render.core.encode import OutputFormat
 from s2render.core.errors import BandError, SpecError
 from s2render.core.product import Product, open_product
 from s2render.core.render import RenderResult, RenderSpec
-from s2render.core.stretch import parse_stretch
+from s2render.core.stretch import SCOPES, Stretch, StretchScope, parse_stretch
 
 ALTERNATIVES = {"B08": "B8A", "B8A": "B08"}
 
@@ -115,9 +118,35 @@ def ask_renderings(product: Product) -> tuple[str, str, str, str]:
     help="jpeg, png (with alpha), webp or geotiff (COG, georeferenced).",
 )
 @click.option(
+    "--preset",
+    metavar="LIST",
+    help="Presets to render, e.g. ndvi or true-color,scl (see s2render presets).",
+)
+@click.option(
+    "--expr",
+    "exprs",
+    metavar="EXPRESSION",
+    multiple=True,
+    help="Band maths, e.g. '(B08-B04)/(B08+B04)': once for a colour-mapped index, "
+    "three times for R, G, B.",
+)
+@click.option("--colormap", help="Colour map of one --expr (or an index preset), e.g. rdylgn.")
+@click.option(
+    "--range", "value_range", metavar="MIN,MAX", help="Values the colour map spans, e.g. -1,1."
+)
+@click.option(
     "--stretch",
-    metavar="MIN,MAX[;MIN,MAX;MIN,MAX]",
-    help="Reflectance range for all channels or per channel (default 0,0.3).",
+    metavar="MIN,MAX[;MIN,MAX;MIN,MAX]|pLOW,HIGH",
+    help="Reflectance range for all channels or per channel (default 0,0.3), or percentiles "
+    "of the valid pixels, e.g. p2,98.",
+)
+@click.option(
+    "--stretch-scope",
+    type=click.Choice(SCOPES),
+    default="rendering",
+    show_default=True,
+    help="Percentiles over each rendering, or over every rendering of this command (job): "
+    "one shared mapping, comparable side by side.",
 )
 @click.option(
     "--gamma", type=float, default=None, help="Display gamma, >1 brightens (default 1.25)."
@@ -151,7 +180,12 @@ def command(
     b_list: str | None,
     out_dir: str,
     fmt: str,
+    preset: str | None,
+    exprs: tuple[str, ...],
+    colormap: str | None,
+    value_range: str | None,
     stretch: str | None,
+    stretch_scope: str,
     gamma: float | None,
     bbox: str | None,
     bbox_crs: str,
@@ -163,17 +197,93 @@ def command(
     threads: int | None,
     processes: bool | None,
 ) -> None:
-    """Render PRODUCT once per position of the --res/--r/--g/--b lists, in parallel.
+    """Render PRODUCT once per position of the --res/--r/--g/--b lists, once per --preset, or
+    the --expr band maths, in parallel.
 
-    Prints the output files, one per line (or JSON with --json). Without lists, on a terminal,
-    asks for each rendering.
+    Prints the output files, one per line (or JSON with --json). Without lists, presets or
+    expressions, on a terminal, asks for each rendering.
     """
     prod = open_product(product)
+    modes = [
+        name
+        for name, given in (
+            ("--preset", preset),
+            ("--expr", exprs),
+            ("--r/--g/--b", r_list or g_list or b_list),
+        )
+        if given
+    ]
+    if len(modes) > 1:
+        raise click.UsageError(f"{' and '.join(modes)} do not go together: choose one")
+    if (colormap or value_range) and not (preset or len(exprs) == 1):
+        raise click.UsageError("--colormap and --range colour one --expr or an index --preset")
+    try:
+        output_format = OutputFormat.parse(fmt)
+        scope = cast(StretchScope, stretch_scope)
+        stretch_spec = parse_stretch(stretch, gamma=gamma, scope=scope)
+        area = parse_bbox(bbox) if bbox else None
+    except SpecError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{exc.field or 'format'}") from exc
+    options = {"bbox": area, "bbox_crs": bbox_crs, "format": output_format}
+    resolutions = parse_resolutions(res_list) if res_list else None
+    if preset:
+        specs = preset_specs(
+            prod,
+            split_list(preset, "--preset"),
+            resolutions,
+            stretch=stretch_spec if stretch else None,
+            gamma=gamma,
+            colormap=colormap,
+            value_range=parse_range(value_range),
+            options=options,
+        )
+    elif exprs:
+        specs = expression_specs(
+            prod,
+            exprs,
+            resolutions,
+            stretch=stretch_spec,
+            colormap=colormap,
+            value_range=parse_range(value_range),
+            options=options,
+        )
+    else:
+        specs = seed_specs(
+            prod, res_list, r_list, g_list, b_list, interactive, native_only, stretch_spec, options
+        )
+
+    results = run(specs, Path(out_dir), cluster_from(scheduler, workers, threads, processes))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            if r.status == "done":
+                click.echo(r.path)
+            else:
+                click.echo(f"error: rendering {r.index + 1}: {r.error}", err=True)
+    failed = sum(r.status != "done" for r in results)
+    if failed:
+        raise SystemExit(1)
+
+
+def seed_specs(
+    prod: Product,
+    res_list: str | None,
+    r_list: str | None,
+    g_list: str | None,
+    b_list: str | None,
+    interactive: bool,
+    native_only: bool,
+    stretch: Stretch,
+    options: dict,
+) -> list[RenderSpec]:
+    """The seed's four lists, position by position (asked for on a terminal when absent)."""
     lists = (res_list, r_list, g_list, b_list)
     if interactive or not any(lists):
         if not (interactive or sys.stdin.isatty()):
             raise click.UsageError(
-                "give --res, --r, --g and --b (or run on a terminal to be asked)"
+                "give --res, --r, --g and --b, or --preset, or --expr "
+                "(or run on a terminal to be asked)"
             )
         res_list, r_list, g_list, b_list = ask_renderings(prod)
     missing = [
@@ -195,13 +305,6 @@ def command(
             f"--res, --r, --g and --b must have the same length; got {len(resolutions)}, "
             f"{len(reds)}, {len(greens)}, {len(blues)}"
         )
-    try:
-        output_format = OutputFormat.parse(fmt)
-        stretch_spec = parse_stretch(stretch, gamma=gamma)
-        area = parse_bbox(bbox) if bbox else None
-    except SpecError as exc:
-        raise click.BadParameter(str(exc), param_hint=f"--{exc.field or 'format'}") from exc
-
     specs = []
     for res, r, g, b in zip(resolutions, reds, greens, blues, strict=True):
         bands = tuple(
@@ -209,29 +312,9 @@ def command(
             for band, opt in ((r, "--r"), (g, "--g"), (b, "--b"))
         )
         specs.append(
-            RenderSpec(
-                product=prod.path,
-                bands=bands,
-                resolution=res,
-                bbox=area,  # type: ignore[arg-type]
-                bbox_crs=bbox_crs,
-                stretch=stretch_spec,
-                format=output_format,
-            )
+            RenderSpec(product=prod.path, bands=bands, resolution=res, stretch=stretch, **options)
         )
-
-    results = run(specs, Path(out_dir), cluster_from(scheduler, workers, threads, processes))
-    if as_json:
-        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
-    else:
-        for r in results:
-            if r.status == "done":
-                click.echo(r.path)
-            else:
-                click.echo(f"error: rendering {r.index + 1}: {r.error}", err=True)
-    failed = sum(r.status != "done" for r in results)
-    if failed:
-        raise SystemExit(1)
+    return specs
 
 
 def run(specs, out_dir: Path, cluster) -> list[RenderResult]:

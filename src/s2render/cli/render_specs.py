@@ -1,0 +1,141 @@
+"""Turning ``s2render render``'s preset and band-maths options into RenderSpecs.
+
+The seed's lists (--res/--r/--g/--b) stay in :mod:`s2render.cli.render`; this module builds the
+renderings of ``--preset ndvi,scl`` and ``--expr ... [--colormap --range]``, and checks them
+against the product before any worker starts, so a wrong request is one line, not a failed job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import click
+
+from s2render.core.bands import check_band
+from s2render.core.errors import BandError, SpecError
+from s2render.core.presets import get_preset
+from s2render.core.product import Product
+from s2render.core.render import check_preset_level
+from s2render.core.spec import RenderSpec, spec_from_preset
+from s2render.core.stretch import Stretch
+
+# RenderSpec field -> the option a user typed, for error hints.
+OPTION_OF = {
+    "preset": "--preset",
+    "expression": "--expr",
+    "expressions": "--expr",
+    "colormap": "--colormap",
+    "value_range": "--range",
+    "stretch": "--stretch",
+    "gamma": "--gamma",
+    "bands": "--expr",
+    "tonemap": "--preset",
+}
+
+
+def option_error(exc: SpecError | BandError, default: str) -> click.BadParameter:
+    field = getattr(exc, "field", None)
+    return click.BadParameter(str(exc), param_hint=OPTION_OF.get(field or "", default))
+
+
+def parse_range(text: str | None) -> tuple[float, float] | None:
+    """``"-1,1"`` -> (-1.0, 1.0)."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        low, high = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not MIN,MAX (the values the colours span, e.g. -1,1)",
+            param_hint="--range",
+        ) from None
+    return low, high
+
+
+def resolutions_for(resolutions: list[float] | None, count: int, what: str) -> list[float]:
+    """One resolution for every rendering, or one per rendering; 10 m by default."""
+    if not resolutions:
+        return [10] * count
+    if len(resolutions) == 1:
+        return resolutions * count
+    if len(resolutions) != count:
+        raise click.UsageError(
+            f"--res has {len(resolutions)} values for {count} {what}; give one, or one each"
+        )
+    return resolutions
+
+
+def preset_specs(
+    product: Product,
+    presets: list[str],
+    resolutions: list[float] | None,
+    *,
+    stretch: Stretch | None,
+    gamma: float | None,
+    colormap: str | None,
+    value_range: tuple[float, float] | None,
+    options: dict,
+) -> list[RenderSpec]:
+    """One rendering per preset (``--preset ndvi,scl``), checked against the product's level."""
+    specs = []
+    for preset_id, res in zip(
+        presets, resolutions_for(resolutions, len(presets), "presets"), strict=True
+    ):
+        try:
+            preset = get_preset(preset_id)
+            chosen = stretch
+            if chosen is None and gamma is not None and preset.stretch is not None:
+                chosen = replace(preset.stretch.to_stretch(), gamma=gamma)
+            spec = spec_from_preset(
+                preset,
+                product.path,
+                resolution=res,
+                stretch=chosen,
+                colormap=colormap if preset.kind != "composite" else None,
+                value_range=value_range if preset.kind == "index" else None,
+                **options,
+            )
+            check_preset_level(spec, product)
+        except SpecError as exc:
+            raise option_error(exc, "--preset") from exc
+        specs.append(spec)
+    return specs
+
+
+def expression_specs(
+    product: Product,
+    expressions: tuple[str, ...],
+    resolutions: list[float] | None,
+    *,
+    stretch: Stretch,
+    colormap: str | None,
+    value_range: tuple[float, float] | None,
+    options: dict,
+) -> list[RenderSpec]:
+    """``--expr`` once (coloured by --colormap over --range) or three times (R, G, B)."""
+    if len(expressions) not in (1, 3):
+        raise click.UsageError(
+            f"--expr was given {len(expressions)} times: give it once (an index, coloured with "
+            "--colormap) or three times (red, green, blue)"
+        )
+    content: dict = (
+        {"expression": expressions[0], "colormap": colormap, "value_range": value_range}
+        if len(expressions) == 1
+        else {"expressions": expressions}
+    )
+    if len(expressions) == 3 and (colormap or value_range):
+        raise click.UsageError("--colormap and --range colour one --expr, not three")
+    specs = []
+    for res in resolutions or [10]:  # one rendering per resolution
+        try:
+            spec = RenderSpec(product.path, resolution=res, stretch=stretch, **content, **options)
+            for expression in spec.parsed():
+                for band in expression.bands:
+                    check_band(band, product.level)
+        except (SpecError, BandError) as exc:
+            raise option_error(exc, "--expr") from exc
+        specs.append(spec)
+    return specs
