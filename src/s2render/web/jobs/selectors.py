@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from pathlib import Path
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
+from s2render.web.errors import NotFoundError
 from s2render.web.jobs.models import ENDED, Job, Rendering, Status
 
 
@@ -48,3 +52,87 @@ def legacy_output(job: Job) -> str:
     seed wrote them), in request order."""
     paths = job.renderings.filter(status=Status.FINISHED).order_by("index")
     return "".join(f"{p}," for p in paths.values_list("output", flat=True))
+
+
+# --- the v1 API ------------------------------------------------------------------------------
+
+
+def job_list_detailed(*, user: Any) -> QuerySet[Job]:
+    """:func:`job_list` with each job's renderings (and their products) fetched in one go."""
+    renderings = Rendering.objects.select_related("product").order_by("index")
+    return job_list(user=user).prefetch_related(Prefetch("renderings", queryset=renderings))
+
+
+def job_get(*, user: Any, job_uuid: str) -> Job:
+    """One job the user may see, by UUID; NotFoundError otherwise (never a hint that a job of
+    someone else exists)."""
+    try:
+        key = uuid.UUID(str(job_uuid))
+    except ValueError:
+        raise NotFoundError(f"no job {job_uuid!r}: job ids are UUIDs") from None
+    job = job_list_detailed(user=user).filter(uuid=key).first()
+    if job is None:
+        raise NotFoundError(f"no job {job_uuid} (GET /api/v1/jobs/ lists yours)")
+    return job
+
+
+def rendering_get(*, job: Job, index: str | int) -> Rendering:
+    """Rendering ``index`` of ``job`` (a job the caller already may see)."""
+    found = None
+    if str(index).isdigit():
+        found = next((r for r in job.renderings.all() if r.index == int(index)), None)
+    if found is None:
+        count = len(job.renderings.all())
+        raise NotFoundError(
+            f"job {job.uuid} has no rendering {index!r}; its renderings are 0 to {count - 1}"
+            if count
+            else f"job {job.uuid} has no renderings"
+        )
+    return found
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """Counts of the job's renderings per status and its progress (share ended, 0..100)."""
+    counts = dict.fromkeys(Status.values, 0)
+    for rendering in job.renderings.all():
+        counts[rendering.status] += 1
+    total = sum(counts.values())
+    ended = sum(counts[s] for s in ENDED)
+    return {
+        "counts": counts,
+        "total": total,
+        "progress": round(100.0 * ended / total, 1) if total else 0.0,
+    }
+
+
+def rendering_sidecar(rendering: Rendering) -> dict[str, Any]:
+    """The sidecar document of a finished rendering ({} when there is none or it is gone)."""
+    if rendering.status != Status.FINISHED or not rendering.sidecar:
+        return {}
+    try:
+        return json.loads(Path(rendering.sidecar).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def rendering_figures(rendering: Rendering, sidecar: dict[str, Any] | None = None) -> dict:
+    """What the dispatcher recorded, with the sidecar's QA figures and timings added."""
+    sidecar = rendering_sidecar(rendering) if sidecar is None else sidecar
+    return {**rendering.figures, **sidecar.get("figures", {}), **sidecar.get("timings", {})}
+
+
+def rendering_file(rendering: Rendering, kind: str = "output") -> Path:
+    """The image (``output``) or sidecar file of a finished rendering; NotFoundError until the
+    rendering has finished or when its file is gone."""
+    if rendering.status != Status.FINISHED:
+        raise NotFoundError(
+            f"rendering {rendering.index} of job {rendering.job.uuid} is {rendering.status}; "
+            "its files exist once it has finished"
+        )
+    path = Path(getattr(rendering, kind) or "")
+    if not path.name or not path.is_file():
+        raise NotFoundError(
+            f"the {'image' if kind == 'output' else 'sidecar'} of rendering {rendering.index} "
+            f"of job {rendering.job.uuid} is gone from the output folder; start the job again"
+        )
+    return path

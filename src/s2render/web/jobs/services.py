@@ -49,6 +49,22 @@ def job_create(
     return job
 
 
+def job_submit(
+    *,
+    owner: Any,
+    renderings: Sequence[tuple[Product, dict]],
+    title: str = "",
+    start: bool = False,
+) -> Job:
+    """:func:`job_create`, and with ``start`` queued in the same transaction (no client ever
+    sees it ``created``)."""
+    with transaction.atomic():
+        job = job_create(owner=owner, renderings=renderings, title=title)
+        if start:
+            job = job_start(job=job)
+    return job
+
+
 def job_update(
     *,
     job: Job,

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from s2render.core.area import parse_bbox
+from s2render.core.area import bbox_in_crs, parse_bbox, window_for_bounds
 from s2render.core.bands import check_band
 from s2render.core.encode import OutputFormat
 from s2render.core.errors import S2RenderError, SpecError
@@ -110,9 +110,19 @@ def normalize_spec(raw: dict[str, Any], product_location: str, *, prefix: str = 
     }
     try:
         to_render_spec(spec, product_location, name="check")
+        if bbox is not None:
+            check_area(product, bbox, bbox_crs, resolution)
     except SpecError as exc:
         raise fail(exc.field or "spec", str(exc)) from None
     return spec
+
+
+def check_area(product: Product, bbox: list[float], bbox_crs: str, resolution: float) -> None:
+    """AreaError unless ``bbox`` (in ``bbox_crs``, or "product") overlaps the product."""
+    crs = product.crs if bbox_crs.lower() == "product" else bbox_crs
+    grid = product.grid(resolution)
+    native = bbox_in_crs(tuple(bbox), crs, product.crs)  # type: ignore[arg-type]
+    window_for_bounds(native, grid.bounds, grid.resolution, grid.width, grid.height)
 
 
 def to_render_spec(spec: dict, product_location: str, *, name: str | None) -> RenderSpec:

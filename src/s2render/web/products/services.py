@@ -58,6 +58,16 @@ def product_register(*, path: str | Path) -> Product:
         "offsets": info["offsets"],
     }
     with transaction.atomic():
+        twin = Product.objects.filter(name=values["name"]).exclude(location=str(resolved)).first()
+        if twin is not None and Path(twin.location).exists():
+            raise FieldError(
+                "path",
+                f"{product.product_id} is already registered (id {twin.pk}) from {twin.location};"
+                " a product is registered once, from one location",
+            )
+        if twin is not None:  # the product moved: its row (and jobs) follow it
+            twin.location = str(resolved)
+            twin.save(update_fields=["location"])
         row, _ = Product.objects.update_or_create(location=str(resolved), defaults=values)
     return row
 

@@ -1,0 +1,47 @@
+"""Query filters of the v1 lists (django-filter; drf-spectacular documents them)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from s2render.web.jobs.models import Job, Rendering, Status
+from s2render.web.products.models import Product
+
+
+class JobFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(
+        choices=Status.choices, help_text="Jobs in this status (repeat for several)."
+    )
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
+    )
+    created_before = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="Created before (ISO 8601)."
+    )
+    title = django_filters.CharFilter(
+        field_name="title", lookup_expr="icontains", help_text="Title contains (any case)."
+    )
+    product = django_filters.CharFilter(
+        method="filter_product", help_text="Jobs rendering this product (id or name)."
+    )
+
+    class Meta:
+        model = Job
+        fields = ("status", "created_after", "created_before", "title", "product")
+
+    def filter_product(self, queryset: QuerySet[Job], name: str, value: str) -> QuerySet[Job]:
+        # A subquery, not a join: the list's per-job rendering counts must not multiply.
+        key = {"product_id": int(value)} if value.isdigit() else {"product__name": value}
+        return queryset.filter(id__in=Rendering.objects.filter(**key).values("job_id"))
+
+
+class ProductFilter(django_filters.FilterSet):
+    level = django_filters.ChoiceFilter(choices=[("L1C", "L1C"), ("L2A", "L2A")])
+    tile = django_filters.CharFilter(help_text="MGRS tile, e.g. 33UUU.")
+    sensed_after = django_filters.IsoDateTimeFilter(field_name="sensed_at", lookup_expr="gte")
+    sensed_before = django_filters.IsoDateTimeFilter(field_name="sensed_at", lookup_expr="lt")
+
+    class Meta:
+        model = Product
+        fields = ("level", "tile", "sensed_after", "sensed_before")
