@@ -119,3 +119,17 @@ def test_metadata_only_safe_is_refused_with_the_reason(folder):
 def test_not_a_product(tmp_path, make, message):
     with pytest.raises(ProductError, match=message):
         open_product(make(tmp_path))
+
+
+def test_quality_masks_named_after_bands_are_not_band_files():
+    # An Earth Search L2A product copied with its QI_DATA: MSK_DETFOO_B11.jp2 is a detector
+    # footprint mask, not band B11 (the folder holds B02 B03 B04 B08 SCL only).
+    folder = (
+        SHARED
+        / "s2_l2a_earthsearch_120m_mapchete_eo/static_catalog_33TWL_33TWM_2023-08/sentinel-2-l2a"
+        / "S2B_33TWL_20230810_0_L2A"
+    )
+    p = open_product(folder)
+    assert p.level == "L2A"
+    assert {b for b, _ in p.files} == {"B02", "B03", "B04", "B08", "SCL"}
+    assert not any("QI_DATA" in f.path for f in p.files.values())

@@ -53,3 +53,28 @@ def test_parse_stretch_rejects_with_a_hint(text, message):
 def test_gamma_must_be_positive():
     with pytest.raises(SpecError, match="gamma"):
         Stretch(gamma=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "percentiles"),
+    [("p2,98", (2.0, 98.0)), ("p", (2.0, 98.0)), ("P1, 99", (1.0, 99.0)), ("percentile", (2, 98))],
+)
+def test_parse_percentile_stretch(text, percentiles):
+    stretch = parse_stretch(text, scope="job")
+    assert stretch.percentiles == percentiles and stretch.scope == "job"
+    assert stretch.describe()["type"] == "percentile"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("p98,2", "LOW < HIGH"), ("p2", "LOW,HIGH"), ("p-1,50", "0 <= LOW"), ("pa,b", "LOW,HIGH")],
+)
+def test_parse_percentile_stretch_rejects_with_a_hint(text, message):
+    with pytest.raises(SpecError, match=message) as err:
+        parse_stretch(text)
+    assert err.value.field == "stretch"
+
+
+def test_scope_must_be_rendering_or_job():
+    with pytest.raises(SpecError, match="rendering or job"):
+        Stretch(percentiles=(2, 98), scope="batch")  # type: ignore[arg-type]

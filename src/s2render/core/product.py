@@ -343,7 +343,9 @@ def _files_from_names(tree: _Tree, names: Iterable[str]) -> dict[tuple[str, int]
     for n in names:
         stem = PurePosixPath(n).name.rsplit(".", 1)[0]
         m = BAND_FILE_RE.search(stem)
-        if not m:
+        # Quality masks (QI_DATA/MSK_DETFOO_B01.jp2, MSK_QUALIT_B04...) end in a band name too,
+        # but hold flags, not the band (L2A PSD, QI_DATA folder).
+        if not m or stem.upper().startswith("MSK_") or "QI_DATA" in PurePosixPath(n).parts:
             continue
         band = normalize_band(m.group("band"))
         gdal_path = tree.gdal_path(n)

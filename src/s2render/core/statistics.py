@@ -73,7 +73,7 @@ class PercentileRanges:
 
     def describe(self) -> dict:
         return {
-            "ranges": [[round(lo, 6), round(hi, 6)] for lo, hi in self.ranges],
+            "ranges": [list(r) for r in self.ranges],  # exact: the mapping can be rebuilt
             "pixels": self.pixels,
             "renderings": self.renderings,
             "fallback": self.fallback,
