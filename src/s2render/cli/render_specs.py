@@ -94,8 +94,8 @@ def preset_specs(
                 product.path,
                 resolution=res,
                 stretch=chosen,
-                colormap=colormap if preset.kind != "composite" else None,
-                value_range=value_range if preset.kind == "index" else None,
+                colormap=colormap,
+                value_range=value_range,
                 **options,
             )
             check_preset_level(spec, product)
