@@ -22,6 +22,7 @@ from s2render.core.colormap import ClassTable, Colormap, get_colormap
 from s2render.core.encode import OutputFormat
 from s2render.core.errors import SpecError
 from s2render.core.expression import Expression, parse_expression
+from s2render.core.masks import MAX_DILATION, parse_scl_classes
 from s2render.core.presets import Preset, get_preset
 from s2render.core.stretch import Stretch
 
@@ -55,8 +56,12 @@ class RenderSpec:
     value_range: tuple[float, float] | None = None  # values the colour ramp spans
     tonemap: str | None = None  # "optimized": highlight-compressing true-colour curve
     preset: str | None = None
+    # SCL classes made transparent (L2A only): numbers, names or "clouds"; see core.masks.
+    cloud_mask: tuple[int, ...] | None = None
+    cloud_dilation: int = 0  # grow the cloud mask by this many output pixels
 
     def __post_init__(self) -> None:
+        self._check_cloud_mask()
         if not (isinstance(self.resolution, int | float) and 0 < self.resolution <= 10000):
             raise SpecError(
                 f"resolution {self.resolution!r} must be a positive number of metres",
@@ -97,6 +102,28 @@ class RenderSpec:
         if self.kind in ("expressions", "colormap"):
             self.parsed()  # expressions must parse, colour maps exist: fail before reading
             self.color_table()
+
+    def _check_cloud_mask(self) -> None:
+        if self.cloud_mask is not None:
+            # Normalised to sorted class numbers: names and strings come from users and JSON.
+            object.__setattr__(self, "cloud_mask", parse_scl_classes(self.cloud_mask))
+        dilation = self.cloud_dilation
+        if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 0:
+            raise SpecError(
+                f"cloud dilation {dilation!r} must be a whole number of pixels (0 or more)",
+                field="cloud_dilation",
+            )
+        if dilation > MAX_DILATION:
+            raise SpecError(
+                f"cloud dilation {dilation} px is more than {MAX_DILATION} px; give a smaller "
+                "margin",
+                field="cloud_dilation",
+            )
+        if dilation and self.cloud_mask is None:
+            raise SpecError(
+                "cloud dilation grows the cloud mask: give cloud_mask too (e.g. clouds)",
+                field="cloud_dilation",
+            )
 
     def _check_colour_options(self) -> None:
         kind = self.kind
