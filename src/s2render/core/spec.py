@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from s2render.core.area import Bounds
+from s2render.core.area import Bounds, parse_geometry, to_crs
 from s2render.core.colormap import ClassTable, Colormap, get_colormap
 from s2render.core.encode import OutputFormat
 from s2render.core.errors import SpecError
@@ -31,6 +31,9 @@ TONEMAPS = ("optimized",)
 # An expression with no colour map named is shown with viridis: perceptually uniform and
 # readable by colour-blind viewers (van der Walt & Smith, matplotlib 2.0 default).
 DEFAULT_COLORMAP = "viridis"
+# Output sides are capped at JPEG's limit (65,500 px, libjpeg JPEG_MAX_DIMENSION): every format
+# can then hold any size asked for.
+MAX_PIXELS = 65500
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,17 @@ class RenderSpec:
     # SCL classes made transparent (L2A only): numbers, names or "clouds"; see core.masks.
     cloud_mask: tuple[int, ...] | None = None
     cloud_dilation: int = 0  # grow the cloud mask by this many output pixels
+    # Area and size (core.layout). ``geometry``: a GeoJSON Polygon/MultiPolygon (or a Feature
+    # of one) in ``bbox_crs``; pixels outside it are transparent.
+    geometry: dict | None = None
+    crs: str | None = None  # output CRS, e.g. "EPSG:3857"; the product's when None
+    max_size: int | None = None  # cap on the longest output side in pixels (never enlarges)
+    width: int | None = None  # output size in pixels; one alone keeps the aspect ratio
+    height: int | None = None
 
     def __post_init__(self) -> None:
         self._check_cloud_mask()
+        self._check_area_and_size()
         if not (isinstance(self.resolution, int | float) and 0 < self.resolution <= 10000):
             raise SpecError(
                 f"resolution {self.resolution!r} must be a positive number of metres",
@@ -123,6 +134,37 @@ class RenderSpec:
             raise SpecError(
                 "cloud dilation grows the cloud mask: give cloud_mask too (e.g. clouds)",
                 field="cloud_dilation",
+            )
+
+    def _check_area_and_size(self) -> None:
+        if self.geometry is not None:
+            if self.bbox is not None:
+                raise SpecError(
+                    "give bbox or geometry, not both: the geometry's bounds are the area read",
+                    field="geometry",
+                )
+            product_crs = self.bbox_crs.lower() == "product"
+            geographic = not product_crs and to_crs(self.bbox_crs, "bbox_crs").is_geographic
+            # Normalised (a Feature becomes its geometry): specs come from users and JSON.
+            object.__setattr__(
+                self, "geometry", parse_geometry(self.geometry, geographic=geographic)
+            )
+        if self.crs is not None:
+            to_crs(self.crs, "crs")
+        for name in ("max_size", "width", "height"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_PIXELS
+            ):
+                raise SpecError(
+                    f"{name} {value!r} must be a whole number of pixels from 1 to {MAX_PIXELS}",
+                    field=name,
+                )
+        if self.max_size is not None and (self.width is not None or self.height is not None):
+            raise SpecError(
+                "give max_size (a cap on the longest side) or width/height (an exact size), "
+                "not both",
+                field="max_size",
             )
 
     def _check_colour_options(self) -> None:
