@@ -66,12 +66,9 @@ def test_a_failing_rendering_fails_alone(process_cluster, uuu, tmp_path):
     check_outputs(results[1:3], [(3, 768, 1536)] * 2)
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
-        [
-            Path(results[1].path).name,
-            Path(results[1].sidecar).name,
-            Path(results[2].path).name,
-            Path(results[2].sidecar).name,
-        ]
+        Path(path).name
+        for r in results[1:3]
+        for path in (r.path, r.sidecar, r.thumbnail, r.stac_item)
     )
 
 

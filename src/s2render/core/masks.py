@@ -18,10 +18,13 @@ from collections.abc import Iterable
 import numpy as np
 
 from s2render.core.errors import SpecError
+from s2render.core.product import BandFile, Product
 
 NO_DATA_DN = 0
 SATURATED_DN = 65535
 
+# The cloud figure without a cloud mask comes from the 60 m SCL: one small read per rendering.
+COVER_RESOLUTION = 60
 # Sen2Cor's cloudy pixels: medium and high cloud probability, thin cirrus.
 CLOUD_CLASSES: tuple[int, ...] = (8, 9, 10)
 # What ``--cloud-mask`` hides when no class is named: clouds and their shadows.
@@ -132,3 +135,29 @@ def scl_mask(scl: np.ndarray, classes: Iterable[int], dilation: int = 0) -> np.n
     if dilation:
         masked = masked[dilation:-dilation, dilation:-dilation]
     return masked
+
+
+def scl_files(
+    product: Product, resolution: float, cloud_mask: tuple[int, ...] | None
+) -> tuple[BandFile | None, BandFile | None]:
+    """The SCL file a cloud mask reads per strip, and the one the cloud figure reads when no
+    mask is asked (L2A only; None for L1C or a product without SCL)."""
+    has_scl = product.level == "L2A" and "SCL" in product.bands()
+    if cloud_mask is not None:
+        if product.level != "L2A":
+            raise SpecError(
+                f"a cloud mask needs the scene classification (SCL) of an L2A product; "
+                f"{product.product_id} is {product.level}: use the L2A product of the same "
+                "scene, or drop the cloud mask",
+                field="cloud_mask",
+            )
+        if not has_scl:
+            raise SpecError(
+                f"a cloud mask needs the SCL band; product {product.product_id} holds "
+                f"{', '.join(product.bands())}: add its SCL file, or drop the cloud mask",
+                field="cloud_mask",
+            )
+        return product.band_file("SCL", resolution), None
+    if not has_scl:
+        return None, None
+    return None, product.band_file("SCL", COVER_RESOLUTION)

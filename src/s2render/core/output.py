@@ -1,5 +1,6 @@
-"""Writing a rendering's output: JPEG segments from the canvas, the encoded image and its JSON
-sidecar (what was rendered, from what, with which radiometry and stretch, and the figures).
+"""Writing a rendering's output: JPEG segments from the canvas, the encoded image, its thumbnail,
+its STAC item and its JSON sidecar (what was rendered, from what, with which radiometry and
+stretch, and the quality figures).
 
 Every file is written under a temporary name and renamed into place
 (:func:`s2render.core.encode.atomic_path`), so a failed rendering never leaves a half-written
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -20,7 +22,10 @@ from s2render.core.encode import CANVAS_BANDS, atomic_path, encode_canvas, write
 from s2render.core.errors import RenderError
 from s2render.core.jpeg import encode_segment, stitch_segments
 from s2render.core.plan import RenderPlan, RenderResult, StripResult
+from s2render.core.quality import quality_figures
+from s2render.core.stac import rendering_item, write_stac_item
 from s2render.core.statistics import PercentileRanges
+from s2render.core.thumbnail import canvas_thumbnail, write_thumbnail
 
 
 def describe_stretch(plan: RenderPlan, ranges: PercentileRanges | None) -> dict:
@@ -57,6 +62,13 @@ def encode_jpeg_segment(plan: RenderPlan, segment: int, *_strips_done: StripResu
     return encode_segment(np.ascontiguousarray(rgba[..., :3]))
 
 
+def companion(image: Path, suffix: str) -> Path:
+    """A file that goes with an output image: ``X.jpg`` -> ``X.jpg.json`` (sidecar),
+    ``X.jpg.thumb.png`` (thumbnail), ``X.jpg.stac.json`` (STAC item). Named after the whole
+    image name, so renderings that differ only by format do not share them."""
+    return image.with_name(image.name + suffix)
+
+
 def finalize_rendering(
     plan: RenderPlan,
     strips: list[StripResult],
@@ -66,9 +78,10 @@ def finalize_rendering(
     started: float | None = None,
     ranges: PercentileRanges | None = None,
 ) -> RenderResult:
-    """Encode the canvas into the output file and write the sidecar (with the stretch actually
-    applied: ``ranges`` of a percentile stretch); remove the canvas."""
+    """Encode the canvas into the output file, write its thumbnail, STAC item and sidecar (with
+    the stretch actually applied: ``ranges`` of a percentile stretch); remove the canvas."""
     t0 = time.perf_counter()
+    thumbnail = companion(plan.output, ".thumb.png")
     try:
         if plan.segments:
             if segments is None or len(segments) != len(plan.segments):
@@ -88,19 +101,24 @@ def finalize_rendering(
                 crs=plan.grid.crs,
                 transform=plan.transform,
             )
+        write_thumbnail(canvas_thumbnail(plan.canvas, plan.width, plan.height), thumbnail)
     finally:
         plan.canvas.unlink(missing_ok=True)
-    total = plan.width * plan.height
-    valid = sum(s.valid for s in strips)
-    valid_pct = round(100.0 * valid / total, 3) if total else 0.0
-    channels = len(strips[0].clipped_low) if strips else 0
-    sidecar = plan.output.with_suffix(plan.output.suffix + ".json")
+    figures = quality_figures(plan, strips)
+    sidecar = companion(plan.output, ".json")
+    stac_path = companion(plan.output, ".stac.json")
     bounds = rasterio.windows.bounds(plan.window, plan.grid.transform)
+    offsets = dict(zip(plan.bands, plan.offsets, strict=True))
     document = {
         "s2render": __version__,
         "file": plan.output.name,
         "format": plan.spec.format.name.lower(),
         "media_type": plan.spec.format.info.media_type,
+        "assets": {
+            "image": plan.output.name,
+            "thumbnail": thumbnail.name,
+            "stac_item": stac_path.name,
+        },
         **plan.record,
         "width": plan.width,
         "height": plan.height,
@@ -108,28 +126,23 @@ def finalize_rendering(
         "transform": list(plan.transform)[:6],
         "bounds": list(bounds),
         "radiometry": {
-            "formula": "reflectance = (DN + offset) / quantification; DN 0 = no data",
-            "offsets": dict(zip(plan.bands, plan.offsets, strict=True)),
+            "formula": "reflectance = (DN + offset) / quantification; DN 0 = no data, "
+            "DN 65535 = saturated",
+            "offsets": offsets,
             "quantification": dict(zip(plan.bands, plan.quantification, strict=True)),
         },
         "stretch": describe_stretch(plan, ranges),
-        "figures": {
-            "valid_percent": valid_pct,
-            "clipped_low_percent": [
-                round(100.0 * sum(s.clipped_low[c] for s in strips) / max(valid, 1), 3)
-                for c in range(channels)
-            ],
-            "clipped_high_percent": [
-                round(100.0 * sum(s.clipped_high[c] for s in strips) / max(valid, 1), 3)
-                for c in range(channels)
-            ],
-        },
+        "figures": figures,
         "timings": {
             "compose_seconds": round(sum(s.seconds for s in strips), 3),
             "encode_seconds": round(time.perf_counter() - t0, 3),
         },
     }
-    write_json_atomic(sidecar, document)
+    item = rendering_item(
+        document, image=plan.output.name, thumbnail=thumbnail.name, sidecar=sidecar.name
+    )
+    write_stac_item(item, stac_path)
+    write_json_atomic(sidecar, document)  # last: its presence means every file is in place
     return RenderResult(
         index=index,
         status="done",
@@ -138,6 +151,12 @@ def finalize_rendering(
         name=plan.output.name,
         width=plan.width,
         height=plan.height,
-        valid_percent=valid_pct,
+        valid_percent=figures["valid_percent"],
         seconds=round(time.perf_counter() - (started if started is not None else t0), 3),
+        cloud_percent=figures["cloud_percent"],
+        saturated_percent=figures["saturated_percent"],
+        figures=figures,
+        offsets=offsets,
+        thumbnail=str(thumbnail),
+        stac_item=str(stac_path),
     )

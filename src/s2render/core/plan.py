@@ -45,6 +45,10 @@ class RenderPlan:
     ``bands`` are the bands read, in the order of ``band_files`` and of the arrays each strip
     step receives: R, G, B for the ``bands`` and ``optimized`` kinds, every band the expressions
     use (ESA order) otherwise. ``luts`` is filled for the ``bands`` kind with a fixed stretch.
+
+    With a cloud mask, each strip also reads ``mask_file`` (SCL, nearest) with a margin of
+    ``spec.cloud_dilation`` pixels on every side; its array comes after the bands'. Without one,
+    ``cover_file`` (SCL at 60 m, L2A only) gives the cloud figure at the end.
     """
 
     spec: RenderSpec
@@ -67,6 +71,8 @@ class RenderPlan:
     channels: tuple[Expression, ...] = ()  # expressions: R, G, B; colormap: the one expression
     color_table: Colormap | ClassTable | None = None
     tone_curve: ToneCurve | None = None
+    mask_file: BandFile | None = None  # SCL read per strip for the cloud mask
+    cover_file: BandFile | None = None  # SCL read once for the cloud figure (no mask asked)
 
     @property
     def width(self) -> int:
@@ -97,16 +103,30 @@ class RenderPlan:
 
     def reads(self, strip: int) -> tuple[ReadRequest, ...]:
         w = self.strips[strip]
-        return tuple(ReadRequest(bf, self.grid, w) for bf in self.band_files)
+        reads = tuple(ReadRequest(bf, self.grid, w) for bf in self.band_files)
+        if self.mask_file is None:
+            return reads
+        d = self.spec.cloud_dilation
+        margin = Window(w.col_off - d, w.row_off - d, w.width + 2 * d, w.height + 2 * d)
+        return (*reads, ReadRequest(self.mask_file, self.grid, margin))
 
 
 @dataclass(frozen=True)
 class StripResult:
+    """What one strip counted. ``valid`` pixels are opaque. Of the ``data`` pixels (data in
+    every band read) the masks hid ``saturated`` (DN 65535 in a band) and ``masked`` (cloud
+    mask, not saturated); ``cloudy`` are of SCL class 8, 9 or 10, counted only when a cloud
+    mask is read (-1 otherwise)."""
+
     rows: int
     valid: int
     clipped_low: tuple[int, ...]  # per channel (one for a colour ramp, none for classes)
     clipped_high: tuple[int, ...]
     seconds: float
+    saturated: int = 0
+    masked: int = 0
+    cloudy: int = -1
+    data: int = 0
 
 
 @dataclass
@@ -123,6 +143,12 @@ class RenderResult:
     height: int | None = None
     valid_percent: float | None = None
     seconds: float | None = None
+    cloud_percent: float | None = None  # L2A only
+    saturated_percent: float | None = None
+    figures: dict | None = None  # every QA figure, as in the sidecar
+    offsets: dict | None = None  # radiometric offset applied per band
+    thumbnail: str | None = None
+    stac_item: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -32,10 +32,17 @@ from rasterio.windows import Window
 
 from s2render.core.area import bbox_in_crs, window_for_bounds
 from s2render.core.bands import BANDS, check_band
-from s2render.core.compose import compose_values_strip, strip_statistics, write_strip
+from s2render.core.compose import (
+    compose_values_strip,
+    hidden_pixels,
+    split_arrays,
+    strip_statistics,
+    write_strip,
+)
 from s2render.core.encode import CANVAS_BANDS, OutputFormat
 from s2render.core.errors import RenderError, SpecError
 from s2render.core.jpeg import segment_rows
+from s2render.core.masks import scl_files
 from s2render.core.output import encode_jpeg_segment, finalize_rendering
 from s2render.core.plan import ReadRequest, RenderPlan, RenderResult, StripResult
 from s2render.core.presets import CATALOGUE_VERSION, get_preset, list_presets
@@ -137,6 +144,7 @@ def plan_rendering(
     check_preset_level(spec, product)
     bands, content = _content(spec, product)
     band_files = tuple(product.band_file(b, spec.resolution) for b in bands)
+    mask_file, cover_file = scl_files(product, spec.resolution, spec.cloud_mask)
     grid = product.grid(spec.resolution)
     if spec.bbox is None:
         window = Window(0, 0, grid.width, grid.height)
@@ -186,6 +194,14 @@ def plan_rendering(
             for bf in band_files
         ],
         "area": area,
+        "cloud_mask": None
+        if mask_file is None
+        else {
+            "classes": list(spec.cloud_mask or ()),
+            "dilation_pixels": spec.cloud_dilation,
+            "file": mask_file.path,
+            "native_resolution": mask_file.resolution,
+        },
     }
     return RenderPlan(
         spec,
@@ -205,6 +221,8 @@ def plan_rendering(
         canvas,
         record,
         kind=spec.kind,
+        mask_file=mask_file,
+        cover_file=cover_file,
         **content,
     )
 
@@ -287,13 +305,17 @@ def compose_strip(
     rows, cols = int(w.height), int(w.width)
     rgba = np.empty((rows, cols, CANVAS_BANDS), dtype=np.uint8)
     valid = np.ones((rows, cols), dtype=bool)
-    if len(arrays) != 3:
-        raise RenderError(f"strip {strip}: a composite takes three band windows, got {len(arrays)}")
-    for c, dn in enumerate(arrays):
+    bands, scl = split_arrays(plan, strip, arrays)
+    if len(bands) != 3:
+        raise RenderError(f"strip {strip}: a composite takes three band windows, got {len(bands)}")
+    for c, dn in enumerate(bands):
         if dn.shape != (rows, cols):
             raise RenderError(f"strip {strip}: band window {dn.shape} != {(rows, cols)}")
         np.take(luts[c], dn, out=rgba[..., c])
         valid &= dn != 0
+    hidden = hidden_pixels(plan, bands, scl, valid)
+    if hidden.pixels is not None:
+        valid &= ~hidden.pixels
     n_valid = int(np.count_nonzero(valid))
     invalid = rows * cols - n_valid
     if invalid:  # a pixel is no data when any of its bands is
@@ -304,7 +326,17 @@ def compose_strip(
     low = tuple(int(np.count_nonzero(rgba[..., c] == 0)) - invalid for c in range(3))
     high = tuple(int(np.count_nonzero(rgba[..., c] == 255)) for c in range(3))
     write_strip(plan, strip, rgba)
-    return StripResult(rows, n_valid, low, high, time.perf_counter() - start)
+    return StripResult(
+        rows,
+        n_valid,
+        low,
+        high,
+        time.perf_counter() - start,
+        saturated=hidden.saturated,
+        masked=hidden.masked,
+        cloudy=hidden.cloudy,
+        data=hidden.data,
+    )
 
 
 def render(
@@ -321,7 +353,11 @@ def render(
     plan = plan_rendering(spec, out_dir, product=product)
 
     def read(strip: int) -> list[np.ndarray]:
-        return [read_window(r.band_file, r.grid, r.window) for r in plan.reads(strip)]
+        arrays: dict[str, np.ndarray] = {}  # the SCL preset and its cloud mask: one read
+        for r in plan.reads(strip):
+            if r.token() not in arrays:
+                arrays[r.token()] = read_window(r.band_file, r.grid, r.window)
+        return [arrays[r.token()] for r in plan.reads(strip)]
 
     try:
         ranges = None
