@@ -57,7 +57,13 @@ def bbox_in_crs(bbox: Bounds, bbox_crs: str | CRS, target_crs: CRS) -> Bounds:
 
 
 def window_for_bounds(
-    bounds: Bounds, grid_bounds: Bounds, resolution: float, width: int, height: int
+    bounds: Bounds,
+    grid_bounds: Bounds,
+    resolution: float,
+    width: int,
+    height: int,
+    *,
+    field: str = "bbox",
 ) -> Window:
     """The integer window of a grid (top-left at ``grid_bounds``) covering ``bounds``, snapped
     outwards to whole pixels and clipped to the grid."""
@@ -72,7 +78,7 @@ def window_for_bounds(
         raise AreaError(
             f"the area {[round(v, 6) for v in bounds]} does not intersect the product "
             f"(product bounds {[round(v, 2) for v in grid_bounds]} in its CRS)",
-            field="bbox",
+            field=field,
         )
     return Window(col0, row0, col1 - col0, row1 - row0)
 

@@ -14,6 +14,7 @@ from rasterio.windows import Window
 
 from s2render.core.colormap import ClassTable, Colormap
 from s2render.core.expression import Expression
+from s2render.core.layout import Layout, warp_read
 from s2render.core.product import BandFile, Grid
 from s2render.core.spec import RenderKind, RenderSpec
 from s2render.core.tonemap import ToneCurve
@@ -26,15 +27,22 @@ class ReadRequest:
     band_file: BandFile
     grid: Grid
     window: Window
+    level: int = 0  # the file's resolution level decoded (0 = full; see core.reader)
+    target: Grid | None = None  # warp the window onto this grid (an output in another CRS)
+    geometry: dict | None = None  # area polygon on the output grid: pixels outside read as 0
 
     def token(self) -> str:
-        key = (
+        key: tuple = (
             self.band_file.path,
             self.band_file.band,
             self.grid.resolution,
             tuple(self.grid.transform),
             self.window.flatten(),
         )
+        if self.level or self.target is not None or self.geometry is not None:
+            target = self.target
+            warp = None if target is None else (target.crs.to_wkt(), tuple(target.transform))
+            key += (self.level, warp, target and (target.width, target.height), self.geometry)
         return hashlib.sha1(repr(key).encode()).hexdigest()[:16]
 
 
@@ -73,6 +81,8 @@ class RenderPlan:
     tone_curve: ToneCurve | None = None
     mask_file: BandFile | None = None  # SCL read per strip for the cloud mask
     cover_file: BandFile | None = None  # SCL read once for the cloud figure (no mask asked)
+    layout: Layout | None = None  # output CRS, size and area polygon (core.layout)
+    levels: tuple[tuple[str, int], ...] = ()  # (band file path, resolution level decoded)
 
     @property
     def width(self) -> int:
@@ -81,6 +91,12 @@ class RenderPlan:
     @property
     def height(self) -> int:
         return int(self.window.height)
+
+    @property
+    def area_pixels(self) -> int:
+        """The output pixels the figures are shares of: those inside the area polygon, or all."""
+        inside = self.layout.area_pixels if self.layout is not None else None
+        return self.width * self.height if inside is None else inside
 
     @property
     def transform(self) -> Affine:
@@ -103,12 +119,26 @@ class RenderPlan:
 
     def reads(self, strip: int) -> tuple[ReadRequest, ...]:
         w = self.strips[strip]
-        reads = tuple(ReadRequest(bf, self.grid, w) for bf in self.band_files)
+        reads = tuple(self.request(bf, w) for bf in self.band_files)
         if self.mask_file is None:
             return reads
         d = self.spec.cloud_dilation
         margin = Window(w.col_off - d, w.row_off - d, w.width + 2 * d, w.height + 2 * d)
-        return (*reads, ReadRequest(self.mask_file, self.grid, margin))
+        return (*reads, self.request(self.mask_file, margin))
+
+    def request(self, band_file: BandFile, window: Window) -> ReadRequest:
+        """The read of ``band_file`` over ``window`` of the output grid: at the resolution level
+        planned for the file, warped when the output is in another CRS, masked by the area."""
+        level = dict(self.levels).get(band_file.path, 0)
+        layout = self.layout
+        if layout is None:
+            return ReadRequest(band_file, self.grid, window, level)
+        if layout.source_grid is None:
+            return ReadRequest(band_file, self.grid, window, level, geometry=layout.geometry)
+        source_window, target = warp_read(layout.source_grid, self.grid, window)
+        return ReadRequest(
+            band_file, layout.source_grid, source_window, level, target, layout.geometry
+        )
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def cloud_cover(scl: BandFile, plan: RenderPlan) -> tuple[float, int]:
 
 def quality_figures(plan: RenderPlan, strips: list[StripResult]) -> dict:
     """The figures of the sidecar and the RenderResult."""
-    total = plan.width * plan.height
+    total = plan.area_pixels  # inside the area polygon, if there is one
     valid = sum(s.valid for s in strips)
     channels = len(strips[0].clipped_low) if strips else 0
     figures: dict = {

@@ -1,24 +1,37 @@
-"""Reading a band window on a target grid, resampling by georeferenced bounds.
+"""Reading a band window on a target grid: which file and resolution level to decode, the read
+itself (resampling by georeferenced bounds), and warping onto a grid in another CRS.
 
 The target grid (the rendering's) and the band file's own grid need not coincide: ESA's
 resolutions share a tile origin, but third-party crops do not (see shared/data SOURCES.md 1b).
 The target window's bounds are mapped into the file's pixel space, the part of it that the file
-covers is read — GDAL picks a reduced-resolution level of the JPEG 2000 codestream (or a GeoTIFF
-overview) when coarsening — and the rest stays 0, the Sentinel-2 no-data value.
+covers is read, and the rest stays 0, the Sentinel-2 no-data value.
+
+When coarsening, a read decodes a reduced-resolution level of the JPEG 2000 codestream (GDAL
+exposes them as overviews; a GeoTIFF's overviews likewise) chosen by :func:`choose_source` and
+opened explicitly — never left to GDAL's implicit overview choice — so what is decoded is known
+(:func:`decoded_pixels`) and a preview of a whole product decodes a few megapixels, not 360.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.enums import Resampling
+from rasterio.features import geometry_mask
+from rasterio.warp import reproject
 from rasterio.windows import Window
 
 from s2render.core.bands import BANDS
 from s2render.core.errors import RenderError
-from s2render.core.product import BandFile, Grid
+from s2render.core.product import BandFile, Grid, Product
+
+if TYPE_CHECKING:
+    from s2render.core.plan import ReadRequest, RenderPlan
 
 # Sub-pixel tolerance when deciding that two grids are aligned.
 _EPS = 1e-6
@@ -27,6 +40,109 @@ _EPS = 1e-6
 # threads (a truncated codestream reads as zeros or garbage instead of failing), so each read
 # decodes on one thread; parallelism comes from running reads side by side.
 _READ_OPTIONS = {"GDAL_NUM_THREADS": "1"}
+
+# A reduced level serves a read when its pixels are at most 1 % coarser than the target's: GDAL's
+# own slack for non-nearest resampling (GDALBandGetBestOverviewLevel2, threshold 1.0 + 1e-2).
+LEVEL_TOLERANCE = 1.01
+
+
+@dataclass(frozen=True)
+class SourceLevel:
+    """A band file at one of its resolution levels: what reads of a band decode."""
+
+    band_file: BandFile
+    level: int  # 0: full resolution; k >= 1: the k-th reduced level (GDAL overview k - 1)
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def resolution(self) -> float:
+        return float(self.transform.a)
+
+    def describe(self) -> dict:
+        return {
+            "band": self.band_file.band,
+            "file": self.band_file.path,
+            "level": self.level,
+            "level_resolution": round(self.resolution, 6),
+            "level_size": [self.width, self.height],
+        }
+
+
+def open_level(path: str, level: int):
+    """Open ``path`` at exactly ``level``: GDAL may not pick another overview behind our back."""
+    return rasterio.open(path, OVERVIEW_LEVEL="NONE" if level == 0 else f"{level - 1}only")
+
+
+def source_level(band_file: BandFile, level: int = 0) -> SourceLevel:
+    with rasterio.Env(**_READ_OPTIONS), open_level(band_file.path, level) as src:
+        return SourceLevel(band_file, level, src.transform, src.width, src.height)
+
+
+def choose_source(product: Product, band: str, resolution: float) -> SourceLevel:
+    """The file and level to decode ``band`` from for a target of ``resolution`` metres.
+
+    The coarsest level, over every file of the band, whose pixels are not coarser than the
+    target's; a tie goes to the coarser file (ESA's own downsampled files). Refining reads the
+    finest file. Categorical bands (SCL) read full-resolution levels only: a wavelet low-pass
+    of class numbers is not a class.
+    """
+    default = product.band_file(band, resolution)  # checks the band; the refining choice
+    categorical = BANDS[default.band].categorical if default.band in BANDS else False
+    limit = resolution * LEVEL_TOLERANCE
+    best: tuple[float, float, BandFile, int] | None = None
+    for (name, native), band_file in sorted(product.files.items()):
+        if name != default.band or native > limit:
+            continue
+        with rasterio.Env(**_READ_OPTIONS), rasterio.open(band_file.path) as src:
+            res = float(src.transform.a)
+            factors = [] if categorical else src.overviews(1)
+        for level, factor in enumerate([1, *factors]):
+            candidate = (res * factor, res, band_file, level)
+            if candidate[0] <= limit and (best is None or candidate[:2] > best[:2]):
+                best = candidate
+    if best is None:
+        return source_level(default)
+    return source_level(best[2], best[3])
+
+
+def source_window(
+    src_transform: Affine, src_width: int, src_height: int, grid: Grid, window: Window
+) -> tuple[Window, tuple[int, int, int, int]] | None:
+    """The (fractional) window of a file level that ``window`` of ``grid`` covers, and the target
+    rows and columns ``(r0, r1, c0, c1)`` it fills; None when the file does not cover it."""
+    out_h, out_w = int(window.height), int(window.width)
+    res_x, res_y = grid.transform.a, -grid.transform.e
+    left = grid.transform.c + window.col_off * res_x
+    top = grid.transform.f - window.row_off * res_y
+    src_res_x, src_res_y = src_transform.a, -src_transform.e
+    # Target window edges in the file's (fractional) pixel coordinates.
+    fx0 = (left - src_transform.c) / src_res_x
+    fy0 = (src_transform.f - top) / src_res_y
+    scale_x, scale_y = res_x / src_res_x, res_y / src_res_y
+    # Target columns/rows whose footprint lies inside the file.
+    c0 = max(0, math.ceil(-fx0 / scale_x - _EPS))
+    r0 = max(0, math.ceil(-fy0 / scale_y - _EPS))
+    c1 = min(out_w, math.floor((src_width - fx0) / scale_x + _EPS))
+    r1 = min(out_h, math.floor((src_height - fy0) / scale_y + _EPS))
+    if c1 <= c0 or r1 <= r0:
+        return None
+    src_window = Window(
+        fx0 + c0 * scale_x, fy0 + r0 * scale_y, (c1 - c0) * scale_x, (r1 - r0) * scale_y
+    )
+    return src_window, (r0, r1, c0, c1)
+
+
+def decoded_pixels(source: SourceLevel, grid: Grid, window: Window) -> int:
+    """Pixels of ``source``'s level that reading ``window`` of ``grid`` decodes."""
+    found = source_window(source.transform, source.width, source.height, grid, window)
+    if found is None:
+        return 0
+    w = found[0]
+    cols = math.ceil(w.col_off + w.width - _EPS) - math.floor(w.col_off + _EPS)
+    rows = math.ceil(w.row_off + w.height - _EPS) - math.floor(w.row_off + _EPS)
+    return cols * rows
 
 
 def resampling_for(band: str, source_res: float, target_res: float) -> Resampling:
@@ -37,47 +153,26 @@ def resampling_for(band: str, source_res: float, target_res: float) -> Resamplin
     return Resampling.average if source_res < target_res else Resampling.bilinear
 
 
-def read_window(band_file: BandFile, grid: Grid, window: Window) -> np.ndarray:
-    """Read ``band_file`` over ``window`` of ``grid``; pixels the file does not cover are 0."""
+def read_window(band_file: BandFile, grid: Grid, window: Window, *, level: int = 0) -> np.ndarray:
+    """Read ``band_file`` (at resolution ``level``) over ``window`` of ``grid``; pixels the file
+    does not cover are 0."""
     out_h, out_w = int(window.height), int(window.width)
     try:
-        with rasterio.Env(**_READ_OPTIONS), rasterio.open(band_file.path) as src:
+        with rasterio.Env(**_READ_OPTIONS), open_level(band_file.path, level) as src:
             if src.crs is not None and src.crs != grid.crs:
                 raise RenderError(
                     f"{band_file.path} is in {src.crs}, the product grid in {grid.crs}; "
                     "mixed projections in one product are not supported"
                 )
-            dtype = src.dtypes[0]
-            out = np.zeros((out_h, out_w), dtype=dtype)
-            target_res = grid.resolution
-            left = grid.transform.c + window.col_off * target_res
-            top = grid.transform.f - window.row_off * target_res
-            src_res_x, src_res_y = src.transform.a, -src.transform.e
-            # Target window edges in the file's (fractional) pixel coordinates.
-            fx0 = (left - src.transform.c) / src_res_x
-            fy0 = (src.transform.f - top) / src_res_y
-            scale_x, scale_y = target_res / src_res_x, target_res / src_res_y
-            # Target columns/rows whose footprint lies inside the file.
-            c0 = max(0, math.ceil(-fx0 / scale_x - _EPS))
-            r0 = max(0, math.ceil(-fy0 / scale_y - _EPS))
-            c1 = min(out_w, math.floor((src.width - fx0) / scale_x + _EPS))
-            r1 = min(out_h, math.floor((src.height - fy0) / scale_y + _EPS))
-            if c1 <= c0 or r1 <= r0:
+            out = np.zeros((out_h, out_w), dtype=src.dtypes[0])
+            found = source_window(src.transform, src.width, src.height, grid, window)
+            if found is None:
                 return out
-            src_window = Window(
-                fx0 + c0 * scale_x, fy0 + r0 * scale_y, (c1 - c0) * scale_x, (r1 - r0) * scale_y
-            )
-            resampling = resampling_for(band_file.band, src_res_x, target_res)
-            aligned = all(
-                abs(v - round(v)) < _EPS
-                for v in (
-                    src_window.col_off,
-                    src_window.row_off,
-                    src_window.width,
-                    src_window.height,
-                )
-            )
-            if aligned and math.isclose(scale_x, 1.0) and math.isclose(scale_y, 1.0):
+            src_window, (r0, r1, c0, c1) = found
+            resampling = resampling_for(band_file.band, src.transform.a, grid.transform.a)
+            aligned = all(abs(v - round(v)) < _EPS for v in src_window.flatten())
+            size = (round(src_window.width), round(src_window.height))
+            if aligned and size == (c1 - c0, r1 - r0):
                 src_window = Window(*(round(v) for v in src_window.flatten()))
                 data = src.read(1, window=src_window)
             else:
@@ -88,3 +183,59 @@ def read_window(band_file: BandFile, grid: Grid, window: Window) -> np.ndarray:
             return out
     except rasterio.errors.RasterioIOError as exc:
         raise RenderError(f"cannot read {band_file.band} from {band_file.path}: {exc}") from exc
+
+
+def warp_array(source: np.ndarray, band: str, source_grid: Grid, window: Window, target: Grid):
+    """``source`` (``window`` of ``source_grid``) reprojected onto ``target``; 0 = no data on
+    both sides. Nearest for classes, bilinear otherwise (the read already averaged)."""
+    info = BANDS.get(band)
+    categorical = info is not None and info.categorical
+    out = np.zeros((target.height, target.width), dtype=source.dtype)
+    reproject(
+        source,
+        out,
+        src_transform=rasterio.windows.transform(window, source_grid.transform),
+        src_crs=source_grid.crs,
+        src_nodata=0,
+        dst_transform=target.transform,
+        dst_crs=target.crs,
+        dst_nodata=0,
+        resampling=Resampling.nearest if categorical else Resampling.bilinear,
+        num_threads=1,
+    )
+    return out
+
+
+def read_request(request: ReadRequest) -> np.ndarray:
+    """One planned read: the band window at its level, warped onto the output grid when that
+    is in another CRS, and 0 (no data) outside the area polygon."""
+    data = read_window(request.band_file, request.grid, request.window, level=request.level)
+    grid, window = request.grid, request.window
+    if request.target is not None:
+        data = warp_array(data, request.band_file.band, grid, window, request.target)
+        grid, window = request.target, Window(0, 0, request.target.width, request.target.height)
+    if request.geometry is not None:
+        outside = geometry_mask(
+            [request.geometry],
+            out_shape=data.shape,
+            transform=rasterio.windows.transform(window, grid.transform),
+        )
+        data[outside] = 0
+    return data
+
+
+def describe_reads(plan: RenderPlan, sources: tuple[SourceLevel, ...]) -> dict:
+    """What the plan's band reads decode, for the sidecar: per band the file, its resolution
+    level and the pixels decoded over every strip (a preview decodes a few megapixels)."""
+    by_path = {s.band_file.path: s for s in sources}
+    decoded = dict.fromkeys(by_path, 0)
+    for strip in range(len(plan.strips)):
+        requests = {r.token(): r for r in plan.reads(strip)}  # equal reads are one read
+        for request in requests.values():
+            source = by_path.get(request.band_file.path)
+            if source is not None and request.level == source.level:
+                decoded[source.band_file.path] += decoded_pixels(
+                    source, request.grid, request.window
+                )
+    bands = [{**s.describe(), "decoded_pixels": decoded[path]} for path, s in by_path.items()]
+    return {"bands": bands, "decoded_pixels": sum(decoded.values())}

@@ -30,7 +30,6 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from s2render.core.area import bbox_in_crs, window_for_bounds
 from s2render.core.bands import BANDS, check_band
 from s2render.core.compose import (
     compose_values_strip,
@@ -42,12 +41,13 @@ from s2render.core.compose import (
 from s2render.core.encode import CANVAS_BANDS, OutputFormat
 from s2render.core.errors import RenderError, SpecError
 from s2render.core.jpeg import segment_rows
+from s2render.core.layout import layout_strips, name_suffix, plan_layout
 from s2render.core.masks import scl_files
 from s2render.core.output import encode_jpeg_segment, finalize_rendering
 from s2render.core.plan import ReadRequest, RenderPlan, RenderResult, StripResult
 from s2render.core.presets import CATALOGUE_VERSION, get_preset, list_presets
 from s2render.core.product import BandFile, Product, open_product
-from s2render.core.reader import read_window
+from s2render.core.reader import choose_source, describe_reads, read_request
 from s2render.core.spec import RenderSpec, spec_from_preset
 from s2render.core.statistics import PercentileRanges, reduce_histograms
 from s2render.core.stretch import build_lut
@@ -71,6 +71,9 @@ __all__ = [
 
 # Strips target this many output pixels (about 48 MB of RGBA) when the source tiles are small.
 STRIP_PIXELS = 12_000_000
+# Strips of a resized or reprojected output no longer follow tile edges; each then spans a few
+# tile rows, so that the tile rows decoded twice at strip edges stay a small share.
+TILES_PER_STRIP = 4
 
 
 def default_name(product: Product, spec: RenderSpec, bands: tuple[str, ...]) -> str:
@@ -89,7 +92,7 @@ def default_name(product: Product, spec: RenderSpec, bands: tuple[str, ...]) -> 
     if spec.bbox is not None:
         digest = hashlib.sha1(repr((spec.bbox, spec.bbox_crs)).encode()).hexdigest()[:8]
         name += f"_{digest}"
-    return name
+    return name + name_suffix(spec)
 
 
 def check_preset_level(spec: RenderSpec, product: Product) -> None:
@@ -143,20 +146,16 @@ def plan_rendering(
     product = product or open_product(spec.product)
     check_preset_level(spec, product)
     bands, content = _content(spec, product)
-    band_files = tuple(product.band_file(b, spec.resolution) for b in bands)
-    mask_file, cover_file = scl_files(product, spec.resolution, spec.cloud_mask)
-    grid = product.grid(spec.resolution)
-    if spec.bbox is None:
-        window = Window(0, 0, grid.width, grid.height)
-        area = None
+    layout = plan_layout(spec, product)
+    sources = tuple(choose_source(product, b, layout.resolution) for b in bands)
+    band_files = tuple(s.band_file for s in sources)
+    mask_file, cover_file = scl_files(product, layout.resolution, spec.cloud_mask)
+    grid, window = layout.grid, layout.window
+    if layout.on_product_grid:
+        strips = _strips(window, band_files, grid.resolution)
     else:
-        crs = product.crs if spec.bbox_crs.lower() == "product" else spec.bbox_crs
-        native_bbox = bbox_in_crs(spec.bbox, crs, product.crs)
-        window = window_for_bounds(
-            native_bbox, grid.bounds, grid.resolution, grid.width, grid.height
-        )
-        area = {"bbox": list(spec.bbox), "bbox_crs": spec.bbox_crs}
-    strips = _strips(window, band_files, grid.resolution)
+        tile_m = _tile_height(band_files[0]) * band_files[0].resolution
+        strips = layout_strips(layout, tile_m, STRIP_PIXELS, TILES_PER_STRIP)
     segments: tuple[tuple[int, int], ...] = ()
     if spec.format is OutputFormat.JPEG:
         cuts = [int(w.row_off - window.row_off) for w in strips]
@@ -189,11 +188,12 @@ def plan_rendering(
                 "band": bf.band,
                 "file": bf.path,
                 "native_resolution": bf.resolution,
-                "resampled": bf.resolution != spec.resolution,
+                "resampled": bf.resolution != layout.resolution,
             }
             for bf in band_files
         ],
-        "area": area,
+        "area": layout.area,
+        "output": layout.output,
         "cloud_mask": None
         if mask_file is None
         else {
@@ -203,7 +203,7 @@ def plan_rendering(
             "native_resolution": mask_file.resolution,
         },
     }
-    return RenderPlan(
+    plan = RenderPlan(
         spec,
         product.product_id,
         product.path,
@@ -223,8 +223,12 @@ def plan_rendering(
         kind=spec.kind,
         mask_file=mask_file,
         cover_file=cover_file,
+        layout=layout,
+        levels=tuple((s.band_file.path, s.level) for s in sources),
         **content,
     )
+    record["reads"] = describe_reads(plan, sources)
+    return plan
 
 
 def _content_record(spec: RenderSpec, bands: tuple[str, ...], content: dict) -> dict:
@@ -356,7 +360,7 @@ def render(
         arrays: dict[str, np.ndarray] = {}  # the SCL preset and its cloud mask: one read
         for r in plan.reads(strip):
             if r.token() not in arrays:
-                arrays[r.token()] = read_window(r.band_file, r.grid, r.window)
+                arrays[r.token()] = read_request(r)
         return [arrays[r.token()] for r in plan.reads(strip)]
 
     try:

@@ -1,10 +1,10 @@
 """A batch of renderings as one Dask graph.
 
 Per rendering and strip: one read task per band, one compose task; per rendering: one finalize
-task. Read tasks are keyed by what they read — (band file, grid, window) — so renderings that
-need the same band window share one read, whether they show bands, band maths or an index. Only
-small records come back to the client: the canvas is a file the compose tasks write and the
-finalize task encodes. Renderings fail alone.
+task. Read tasks are keyed by what they read — band file, resolution level, grid, window, and the
+warp and area polygon if any — so renderings that need the same band window share one read,
+whether they show bands, band maths or an index. Only small records come back to the client: the
+canvas is a file the compose tasks write and the finalize task encodes. Renderings fail alone.
 
 A percentile stretch adds a reduction before the 8-bit mapping: one statistics task per strip
 (a fixed-bin histogram, :mod:`s2render.core.statistics`), one reduction task over the strips of
@@ -27,9 +27,10 @@ from pathlib import Path
 
 from distributed import Client, Future, as_completed
 
+from s2render.core.contact_sheet import write_contact_sheet
 from s2render.core.errors import S2RenderError
 from s2render.core.product import Product, open_product
-from s2render.core.reader import read_window
+from s2render.core.reader import read_request
 from s2render.core.render import (
     RenderPlan,
     RenderResult,
@@ -120,10 +121,8 @@ class _Graph:
                 key = f"read-{self.batch_id}-{request.token()}"
                 if key not in self.reads:
                     self.reads[key] = self.client.submit(
-                        read_window,
-                        request.band_file,
-                        request.grid,
-                        request.window,
+                        read_request,
+                        request,
                         key=key,
                         priority=_PRIORITY_READ,
                         pure=False,
@@ -236,8 +235,10 @@ def run_batch(
     out_dir: str | Path,
     *,
     on_progress: Progress | None = None,
+    contact_sheet: str | Path | None = None,
 ) -> list[RenderResult]:
-    """Render ``specs`` on ``client``; return one result per spec, in order."""
+    """Render ``specs`` on ``client``; return one result per spec, in order. With
+    ``contact_sheet``, also draw every rendering (failed ones as grey cells) into that image."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     plans = plan_batch(specs, out_dir)
     results: dict[int, RenderResult] = {}
@@ -261,4 +262,7 @@ def run_batch(
         results[index] = result
         if on_progress:
             on_progress(result)
-    return [results[i] for i in range(len(specs))]
+    ordered = [results[i] for i in range(len(specs))]
+    if contact_sheet is not None and ordered:
+        write_contact_sheet(ordered, contact_sheet)
+    return ordered
