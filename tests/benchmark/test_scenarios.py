@@ -17,6 +17,7 @@ from s2render.benchmark.scenarios import (
     batch_windows,
     check_image,
     plan_scenarios,
+    preview_expected,
     render_record_paths,
     tile_bounds,
 )
@@ -68,7 +69,7 @@ def demo_product(tmp_path_factory):
     return write_demo_product(tmp_path_factory.mktemp("demo"), size=294)
 
 
-@pytest.mark.parametrize("key", ["d_b", "d_c", "a", "b", "c"])
+@pytest.mark.parametrize("key", ["d_b", "d_c", "a", "b", "c", "e"])
 def test_every_scenario_runs_on_the_demo_product_and_passes_its_output_check(
     demo_product, tmp_path, key
 ):
@@ -91,6 +92,36 @@ def test_ours_scenarios_are_the_users_render_commands(product, tmp_path):
         str(product), "--res", "10", "--r", "B04", "--g", "B03", "--b", "B02",
         "--out", str(tmp_path / "c"), "--format", "jpeg", "--json",
     )  # fmt: skip
+    e = plan["e"].argv
+    assert e[e.index("render") + 1 :] == (
+        str(product), "--res", "10", "--r", "B04", "--g", "B03", "--b", "B02",
+        "--out", str(tmp_path / "e"), "--format", "jpeg", "--max-size", "1024", "--json",
+    )  # fmt: skip
+    assert list(plan) == ["d_b", "d_c", "a", "b", "c", "e"]  # (e) right after (c)
+
+
+def test_the_preview_scenario_decodes_reduced_levels(demo_product, tmp_path):
+    plan = {s.key: s for s in plan_scenarios(demo_product, tmp_path, "1", preview_size=32)}
+    decoded = {}
+    for key in ("c", "e"):
+        run, problems = measure_scenario(plan[key], tmp_path)
+        assert problems == [] and run.wall_s > 0
+        (sidecar,) = (tmp_path / key).glob("*.jpg.json")
+        document = json.loads(sidecar.read_text())
+        decoded[key] = document["reads"]["decoded_pixels"]
+    assert (document["width"], document["height"]) == (32, 32)
+    assert decoded["c"] == 3 * 294 * 294
+    assert decoded["e"] == 3 * 49 * 49  # the 294 px demo's coarsest level: its 60 m files
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((10980, 10980), (1024, 1024)), ((800, 400), (800, 400)), ((3000, 1500), (1024, 512)),
+     ((1500, 3000), (512, 1024))],
+)  # fmt: skip
+def test_preview_size_is_the_long_side_capped(size, expected):
+    image = preview_expected(*size, 1024)
+    assert (image.width, image.height) == expected
 
 
 def test_render_records_give_paths_and_flag_failed_items(tmp_path):
@@ -137,7 +168,7 @@ def test_targets_from_figures_and_failed_scenarios_are_not_applicable():
     results = {
         "a": result("a", 40.0, 4_000_000_000), "b": result("b", 8.0, 300_000_000),
         "c": result("c", 11.0, 900_000_000), "d_b": result("d_b", 7.0, 100_000_000),
-        "d_c": result("d_c", 10.0, 100_000_000),
+        "d_c": result("d_c", 10.0, 100_000_000), "e": result("e", 0.5, 150_000_000),
     }  # fmt: skip
     verdicts = {t.target.name: (round(t.value, 3), t.met) for t in evaluate_targets(results)}
     assert verdicts == {
@@ -146,14 +177,17 @@ def test_targets_from_figures_and_failed_scenarios_are_not_applicable():
         "time (b)/(d_b)": (1.143, True),
         "time (c)/(d_c)": (1.1, True),
         "peak PSS (c)": (900.0, True),
+        "speed-up (c)/(e)": (22.0, True),
     }
     results["b"].problems.append("exit status 2")
     missing = {t.target.name: t.met for t in evaluate_targets(results)}
     assert missing["speed-up (a)/(b)"] is None and missing["time (c)/(d_c)"] is True
+    del results["e"]  # a report from before scenario (e) existed
+    assert {t.target.name: t.met for t in evaluate_targets(results)}["speed-up (c)/(e)"] is None
 
 
 def test_report_table_lists_scenarios_targets_and_problems():
-    results = {k: result(k, 2.0, 50_000_000) for k in ("d_b", "d_c", "a", "b", "c")}
+    results = {k: result(k, 2.0, 50_000_000) for k in ("d_b", "d_c", "a", "b", "c", "e")}
     results["c"].problems.append("exit status 2: s2render render ...")
     machine = dict(cpu_count=2, cpu_model="cpu", memory_gb=24.0, gdal="3.10.3", rasterio="1.4.4",
                    openjpeg="2.5.4", pillow="12", python="3.11")  # fmt: skip

@@ -2,8 +2,10 @@
 
 (a) the seed's algorithm on the seed's batch; (b) our ``s2render render`` on the same batch and
 crop; (c) our renderer on one whole 10 m true colour; (d_b)/(d_c) decode alone of exactly the
-band windows (b)/(c) need. Every output image is decoded and its size and mode checked: a fast
-benchmark of a broken output is worthless.
+band windows (b)/(c) need; (e) a 1024 px true colour preview of the whole product
+(``--max-size 1024``), which must come from the JPEG 2000 reduced-resolution levels, not from
+decoding (c)'s pixels and shrinking them. Every output image is decoded and its size and mode
+checked: a fast benchmark of a broken output is worthless.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from s2render.benchmark.geometry import Bounds, covering_window, seed_crop_bound
 from s2render.benchmark.seed import SEED_BATCH, Rendering, find_band_file
 
 TRUE_COLOUR: tuple[Rendering, ...] = (Rendering(10, "B04", "B03", "B02"),)
+PREVIEW_SIZE = 1024  # px, the long side of scenario (e)'s preview
 # What `s2render render --json` may call a rendering that worked.
 SUCCESS_STATUSES = frozenset({"finished", "ok", "done", "success", "succeeded"})
 
@@ -244,8 +247,21 @@ def decode_scenario(
     return Scenario(key, f"{title}, {len(windows)} windows", argv, None, check)
 
 
-def plan_scenarios(product: Path, workdir: Path, gdal_threads: str) -> list[Scenario]:
-    """All five scenarios, decode-alone first (it leaves the file cache warm for the others)."""
+def preview_expected(width: int, height: int, max_size: int) -> ExpectedImage:
+    """A ``--max-size`` output: the long side ``max_size`` exactly (never enlarged), the other
+    in proportion."""
+    if max(width, height) <= max_size:
+        return ExpectedImage(width, height)
+    if width >= height:
+        return ExpectedImage(max_size, max(1, round(max_size * height / width)))
+    return ExpectedImage(max(1, round(max_size * width / height)), max_size)
+
+
+def plan_scenarios(
+    product: Path, workdir: Path, gdal_threads: str, preview_size: int = PREVIEW_SIZE
+) -> list[Scenario]:
+    """All six scenarios, decode-alone first (it leaves the file cache warm for the others);
+    the preview (e) right after the full rendering (c) it is compared with."""
     workdir.mkdir(parents=True, exist_ok=True)
     area = seed_crop_bounds(tile_bounds(product))
     crop = ["--bbox", area.as_option(), "--bbox-crs", "product"]
@@ -287,5 +303,14 @@ def plan_scenarios(product: Path, workdir: Path, gdal_threads: str) -> list[Scen
             workdir / "c",
             TRUE_COLOUR,
             [ExpectedImage(*raster_size(b10))],
+        ),
+        ours_scenario(
+            "e",
+            f"s2render, {preview_size} px true colour preview",
+            product,
+            workdir / "e",
+            TRUE_COLOUR,
+            [preview_expected(*raster_size(b10), preview_size)],
+            ["--max-size", str(preview_size)],
         ),
     ]

@@ -51,8 +51,10 @@ def command(
     Scenarios: (a) the seed's algorithm on the seed's batch (20,20,60 m; B04/B03/B02,
     B12/B11/B03, B06/B04/B02; centre crop); (b) `s2render render` on the same batch and crop;
     (c) `s2render render` on one whole 10 m true colour; (d_b), (d_c) decoding alone the band
-    windows (b) and (c) need, on all cores. Prints wall time, peak PSS and peak summed RSS of each
-    process tree, and whether the project's targets are met.
+    windows (b) and (c) need, on all cores; (e) a 1024 px true colour preview of the whole
+    product (`--max-size 1024`), which must be at least 20x faster than (c). Prints wall time,
+    peak PSS and peak summed RSS of each process tree, and whether the project's targets are
+    met.
     """
     from s2render.benchmark.report import format_report
     from s2render.benchmark.run import ensure_demo_product, run_benchmark

@@ -27,7 +27,6 @@ from pathlib import Path
 
 from distributed import Client, Future, as_completed
 
-from s2render.core.contact_sheet import write_contact_sheet
 from s2render.core.errors import S2RenderError
 from s2render.core.product import Product, open_product
 from s2render.core.reader import read_request
@@ -235,10 +234,8 @@ def run_batch(
     out_dir: str | Path,
     *,
     on_progress: Progress | None = None,
-    contact_sheet: str | Path | None = None,
 ) -> list[RenderResult]:
-    """Render ``specs`` on ``client``; return one result per spec, in order. With
-    ``contact_sheet``, also draw every rendering (failed ones as grey cells) into that image."""
+    """Render ``specs`` on ``client``; return one result per spec, in order."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     plans = plan_batch(specs, out_dir)
     results: dict[int, RenderResult] = {}
@@ -262,7 +259,4 @@ def run_batch(
         results[index] = result
         if on_progress:
             on_progress(result)
-    ordered = [results[i] for i in range(len(specs))]
-    if contact_sheet is not None and ordered:
-        write_contact_sheet(ordered, contact_sheet)
-    return ordered
+    return [results[i] for i in range(len(specs))]
