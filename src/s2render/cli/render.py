@@ -10,8 +10,14 @@ from typing import cast
 
 import click
 
-from s2render.cli.options import area_from, area_options, cluster_from, cluster_options
-from s2render.cli.render_specs import expression_specs, parse_range, preset_specs
+from s2render.cli.options import cluster_from, cluster_options
+from s2render.cli.render_specs import (
+    expression_specs,
+    mask_options,
+    masks_from,
+    parse_range,
+    preset_specs,
+)
 from s2render.core.area import parse_bbox
 from s2render.core.bands import check_band
 from s2render.core.encode import OutputFormat
@@ -171,7 +177,7 @@ def ask_renderings(product: Product) -> tuple[str, str, str, str]:
     is_flag=True,
     help="Ask for each rendering (the default on a terminal when no lists are given).",
 )
-@area_options
+@mask_options
 @cluster_options
 def command(
     product: str,
@@ -197,11 +203,9 @@ def command(
     workers: int | None,
     threads: int | None,
     processes: bool | None,
-    geometry: str | None,
-    out_crs: str | None,
-    max_size: int | None,
-    width: int | None,
-    height: int | None,
+    cloud_mask: str | None,
+    cloud_dilation: int,
+    contact_sheet: str | None,
 ) -> None:
     """Render PRODUCT once per position of the --res/--r/--g/--b lists, once per --preset, or
     the --expr band maths, in parallel.
@@ -230,10 +234,8 @@ def command(
         area = parse_bbox(bbox) if bbox else None
     except SpecError as exc:
         raise click.BadParameter(str(exc), param_hint=f"--{exc.field or 'format'}") from exc
-    if geometry is not None and bbox is not None:
-        raise click.UsageError("--bbox and --geometry do not go together: choose one area")
     options = {"bbox": area, "bbox_crs": bbox_crs, "format": output_format}
-    options |= area_from(geometry, out_crs, max_size, width, height, bbox_crs)
+    options |= masks_from(prod, cloud_mask, cloud_dilation)
     resolutions = parse_resolutions(res_list) if res_list else None
     if preset:
         specs = preset_specs(
@@ -261,7 +263,8 @@ def command(
             prod, res_list, r_list, g_list, b_list, interactive, native_only, stretch_spec, options
         )
 
-    results = run(specs, Path(out_dir), cluster_from(scheduler, workers, threads, processes))
+    cluster = cluster_from(scheduler, workers, threads, processes)
+    results = run(specs, Path(out_dir), cluster, contact_sheet=contact_sheet)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
@@ -270,6 +273,8 @@ def command(
                 click.echo(r.path)
             else:
                 click.echo(f"error: rendering {r.index + 1}: {r.error}", err=True)
+    if contact_sheet:
+        click.echo(f"contact sheet: {contact_sheet}", err=True)
     failed = sum(r.status != "done" for r in results)
     if failed:
         raise SystemExit(1)
@@ -326,7 +331,7 @@ def seed_specs(
     return specs
 
 
-def run(specs, out_dir: Path, cluster) -> list[RenderResult]:
+def run(specs, out_dir: Path, cluster, *, contact_sheet: str | None = None) -> list[RenderResult]:
     from tqdm import tqdm
 
     from s2render.execution.batch import run_batch
@@ -335,6 +340,12 @@ def run(specs, out_dir: Path, cluster) -> list[RenderResult]:
     bar = tqdm(total=len(specs), unit="rendering", disable=not sys.stderr.isatty(), file=sys.stderr)
     try:
         with dask_client(cluster) as client:
-            return run_batch(client, specs, out_dir, on_progress=lambda _: bar.update(1))
+            return run_batch(
+                client,
+                specs,
+                out_dir,
+                on_progress=lambda _: bar.update(1),
+                contact_sheet=contact_sheet,
+            )
     finally:
         bar.close()

@@ -1,4 +1,4 @@
-"""Turning ``s2render render``'s preset and band-maths options into RenderSpecs.
+"""Turning ``s2render render``'s preset, band-maths and mask options into RenderSpecs.
 
 The seed's lists (--res/--r/--g/--b) stay in :mod:`s2render.cli.render`; this module builds the
 renderings of ``--preset ndvi,scl`` and ``--expr ... [--colormap --range]``, and checks them
@@ -12,7 +12,9 @@ from dataclasses import replace
 import click
 
 from s2render.core.bands import check_band
+from s2render.core.contact_sheet import sheet_format
 from s2render.core.errors import BandError, SpecError
+from s2render.core.masks import MAX_DILATION, parse_scl_classes, scl_files
 from s2render.core.presets import get_preset
 from s2render.core.product import Product
 from s2render.core.render import check_preset_level
@@ -139,3 +141,55 @@ def expression_specs(
             raise option_error(exc, "--expr") from exc
         specs.append(spec)
     return specs
+
+
+def mask_options(f):
+    """--cloud-mask [CLASSES] / --cloud-dilation N / --contact-sheet FILE."""
+    f = click.option(
+        "--contact-sheet",
+        type=click.Path(dir_okay=False),
+        default=None,
+        callback=_check_sheet,
+        help="Also draw every rendering side by side, with its label, into this .png/.jpg.",
+    )(f)
+    f = click.option(
+        "--cloud-dilation",
+        type=click.IntRange(0, MAX_DILATION),
+        default=0,
+        show_default=True,
+        metavar="N",
+        help="Grow the cloud mask by N output pixels.",
+    )(f)
+    f = click.option(
+        "--cloud-mask",
+        is_flag=False,
+        flag_value="clouds",
+        default=None,
+        metavar="[CLASSES]",
+        help="Make SCL classes transparent (L2A): alone, clouds and their shadows "
+        "(3,8,9,10); or classes by number or name, e.g. cloud_high,cirrus,snow.",
+    )(f)
+    return f
+
+
+def _check_sheet(ctx, param, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            sheet_format(value)
+        except SpecError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return value
+
+
+def masks_from(product: Product, cloud_mask: str | None, cloud_dilation: int) -> dict:
+    """The RenderSpec fields of the mask options, checked against the product."""
+    if cloud_mask is None:
+        if cloud_dilation:
+            raise click.UsageError("--cloud-dilation grows --cloud-mask: give --cloud-mask too")
+        return {}
+    try:
+        classes = parse_scl_classes(cloud_mask)
+        scl_files(product, 10, classes)  # refuses L1C and products without SCL
+    except SpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cloud-mask") from exc
+    return {"cloud_mask": classes, "cloud_dilation": cloud_dilation}

@@ -63,7 +63,7 @@ SCL_CLASS_GROUPS: dict[str, tuple[int, ...]] = {
 def parse_scl_classes(value: str | Iterable[int | str]) -> tuple[int, ...]:
     """SCL classes from ``"clouds"``, ``"cloud_shadow,cirrus,snow"``, ``"3,8,9"`` or a sequence
     of class numbers and names; sorted, without repeats."""
-    items = value.split(",") if isinstance(value, str) else list(value)
+    items = [t for t in value.split(",") if t.strip()] if isinstance(value, str) else list(value)
     classes: set[int] = set()
     for item in items:
         if isinstance(item, bool):

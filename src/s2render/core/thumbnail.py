@@ -11,12 +11,14 @@ image instead, through GDAL's overviews (COG levels, JPEG's scaled decoding).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from PIL import Image
 from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
 
 from s2render.core.encode import CANVAS_BANDS, atomic_path
 
@@ -53,7 +55,10 @@ def canvas_thumbnail(
 
 def file_thumbnail(path: str | Path, *, size: int = THUMBNAIL_SIZE) -> Image.Image:
     """An RGBA thumbnail of a finished image (1, 3 or 4 bands), read at reduced resolution."""
-    with rasterio.open(path) as src:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # PNG, JPEG, WebP
+        src = rasterio.open(path)
+    with src:
         width, height = _fit(src.width, src.height, _OVERSAMPLE * size)
         bands = min(src.count, 4)
         data = src.read(

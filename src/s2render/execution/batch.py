@@ -27,6 +27,7 @@ from pathlib import Path
 
 from distributed import Client, Future, as_completed
 
+from s2render.core.contact_sheet import sheet_format, write_contact_sheet
 from s2render.core.errors import S2RenderError
 from s2render.core.product import Product, open_product
 from s2render.core.reader import read_request
@@ -234,8 +235,12 @@ def run_batch(
     out_dir: str | Path,
     *,
     on_progress: Progress | None = None,
+    contact_sheet: str | Path | None = None,
 ) -> list[RenderResult]:
-    """Render ``specs`` on ``client``; return one result per spec, in order."""
+    """Render ``specs`` on ``client``; return one result per spec, in order. With
+    ``contact_sheet``, also draw every rendering (failed ones as grey cells) into that image."""
+    if contact_sheet is not None:
+        sheet_format(contact_sheet)  # a bad name fails before any rendering
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     plans = plan_batch(specs, out_dir)
     results: dict[int, RenderResult] = {}
@@ -259,4 +264,7 @@ def run_batch(
         results[index] = result
         if on_progress:
             on_progress(result)
-    return [results[i] for i in range(len(specs))]
+    ordered = [results[i] for i in range(len(specs))]
+    if contact_sheet is not None and ordered:
+        write_contact_sheet(ordered, contact_sheet)
+    return ordered
