@@ -10,7 +10,7 @@ from typing import cast
 
 import click
 
-from s2render.cli.options import cluster_from, cluster_options
+from s2render.cli.options import area_from, area_options, cluster_from, cluster_options
 from s2render.cli.render_specs import (
     expression_specs,
     mask_options,
@@ -178,6 +178,7 @@ def ask_renderings(product: Product) -> tuple[str, str, str, str]:
     help="Ask for each rendering (the default on a terminal when no lists are given).",
 )
 @mask_options
+@area_options
 @cluster_options
 def command(
     product: str,
@@ -206,6 +207,11 @@ def command(
     cloud_mask: str | None,
     cloud_dilation: int,
     contact_sheet: str | None,
+    geometry: str | None,
+    out_crs: str | None,
+    max_size: int | None,
+    width: int | None,
+    height: int | None,
 ) -> None:
     """Render PRODUCT once per position of the --res/--r/--g/--b lists, once per --preset, or
     the --expr band maths, in parallel.
@@ -234,8 +240,11 @@ def command(
         area = parse_bbox(bbox) if bbox else None
     except SpecError as exc:
         raise click.BadParameter(str(exc), param_hint=f"--{exc.field or 'format'}") from exc
+    if geometry is not None and bbox is not None:
+        raise click.UsageError("--bbox and --geometry do not go together: choose one area")
     options = {"bbox": area, "bbox_crs": bbox_crs, "format": output_format}
     options |= masks_from(prod, cloud_mask, cloud_dilation)
+    options |= area_from(geometry, out_crs, max_size, width, height, bbox_crs)
     resolutions = parse_resolutions(res_list) if res_list else None
     if preset:
         specs = preset_specs(
