@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DATA   ?= var
 
-.PHONY: setup demo test lint typecheck bench clean
+.PHONY: setup demo run test test-sqlite test-postgres lint typecheck bench clean
 
 setup: $(STAMP)
 
@@ -19,9 +19,20 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/s2render demo --data $(DATA)
 
-## Run the whole test suite.
-test: setup
+## The web service in one command (s2render serve): migrations, demo product, web server,
+## dispatcher and a local Dask cluster, with its data under $(DATA).
+run: setup
+	S2RENDER_DATA_DIR=$(DATA) $(BIN)/s2render serve
+
+## Run the whole test suite on SQLite, then the web tests again on a throw-away PostgreSQL
+## cluster (scripts/with-postgres.sh; installs the postgresql package when run as root without it).
+test: test-sqlite test-postgres
+
+test-sqlite: setup
 	$(BIN)/python -m pytest -q
+
+test-postgres: setup
+	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q tests/web
 
 lint: setup
 	$(BIN)/ruff check src tests

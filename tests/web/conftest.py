@@ -7,12 +7,16 @@ dispatcher loop on a real in-process Dask LocalCluster, or `s2render dispatcher`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -144,9 +148,13 @@ def database_url() -> str:
 
 @pytest.fixture
 def start_dispatcher_process(
-    transactional_db, demo_safe
+    transactional_db, demo_safe, tmp_path
 ) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start `s2render dispatcher` processes against the test database; killed at the end."""
+    """Start `s2render dispatcher` processes against the test database; killed at the end.
+
+    Each process's stderr (its log) goes to a file, ``proc.log_path`` (a pipe nobody reads
+    would block a chatty dispatcher once full).
+    """
     procs: list[subprocess.Popen] = []
 
     def _start(**env: str) -> subprocess.Popen:
@@ -159,12 +167,15 @@ def start_dispatcher_process(
             "DJANGO_SETTINGS_MODULE": "s2render.web.settings.local",
             **env,
         }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "s2render", "dispatcher", "--threads", "1"],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        log_path = tmp_path / f"dispatcher-{len(procs)}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "s2render", "dispatcher", "--threads", "1"],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        proc.log_path = log_path  # type: ignore[attr-defined]
         procs.append(proc)
         return proc
 
@@ -172,9 +183,56 @@ def start_dispatcher_process(
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
+            proc.send_signal(signal.SIGCONT)  # a test may have left it frozen (SIGSTOP)
     for proc in procs:
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def pytest_report_header(config) -> str:
+    db = settings.DATABASES["default"]
+    where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"{db['HOST']}:{db['PORT']}"
+    return f"web tests database: {db['ENGINE'].rsplit('.', 1)[-1]} ({where})"
+
+
+def http_json(
+    method: str, url: str, *, token: str | None = None, body: object = None, timeout: float = 120
+) -> tuple[int, object]:
+    """One HTTP request with a JSON body; (status, decoded JSON answer or the raw text)."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+@pytest.fixture
+def http_server(transactional_db, demo_safe) -> Iterator[str]:
+    """The WSGI application served by waitress (as `s2render serve` serves it) on a free port of
+    127.0.0.1 from a thread, against the test database; yields the base URL."""
+    from django.core.wsgi import get_wsgi_application
+    from waitress.server import create_server
+
+    server = create_server(
+        get_wsgi_application(), host="127.0.0.1", port=0, threads=16, ident="s2render-test"
+    )
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=10)

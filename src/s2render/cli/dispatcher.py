@@ -13,8 +13,15 @@ from s2render.cli.options import cluster_from, cluster_options
 
 @click.command("dispatcher")
 @cluster_options
-@click.option("--exit-with-parent", is_flag=True, hidden=True, help="Stop when the parent dies.")
-def command(exit_with_parent: bool, **cluster) -> None:
+@click.option(
+    "--parent-pid",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Stop when the process with this id (the `serve` that started it) is no longer the "
+    "parent.",
+)
+def command(parent_pid: int | None, **cluster) -> None:
     """Run a dispatcher (alone, for scale-out: shared DATABASE_URL + DASK_SCHEDULER_ADDRESS)."""
     from s2render.web.bootstrap import setup_django
 
@@ -27,13 +34,13 @@ def command(exit_with_parent: bool, **cluster) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    if exit_with_parent:
-        parent = os.getppid()
-
+    if parent_pid is not None:
+        # The parent's id comes from the parent itself: read here, os.getppid() would already
+        # name init if the parent died while this process was starting.
         def watch() -> None:
-            while not stop.wait(1.0):
-                if os.getppid() != parent:
-                    stop.set()
+            while os.getppid() == parent_pid and not stop.wait(1.0):
+                pass
+            stop.set()
 
         threading.Thread(target=watch, daemon=True).start()
     config = DispatcherConfig(

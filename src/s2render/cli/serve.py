@@ -3,6 +3,8 @@ dispatcher and a local Dask cluster. No other process to start by hand."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -28,17 +30,20 @@ def command(host: str, port: int, threads: int, dispatcher: bool) -> None:
     setup_django()
     click.echo("preparing the database and the default product ...", err=True)
     prepare()
-    child = None
-    if dispatcher:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "s2render", "dispatcher", "--exit-with-parent"]
-        )
     from waitress import serve
 
     from s2render.web.wsgi import application
 
-    click.echo(f"s2render on http://{host}:{port}/api/ (docs: /api/v1/docs/)", err=True)
+    # SIGTERM (a service manager, `docker stop`) ends the server like Ctrl-C does, so the
+    # dispatcher below is stopped too and hands its unfinished renderings back to the queue.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    child = None
     try:
+        if dispatcher:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "s2render", "dispatcher", "--parent-pid", str(os.getpid())]
+            )
+        click.echo(f"s2render on http://{host}:{port}/api/ (docs: /api/v1/docs/)", err=True)
         serve(application, host=host, port=port, threads=threads, ident="s2render")
     finally:
         if child is not None:
@@ -47,3 +52,8 @@ def command(host: str, port: int, threads: int, dispatcher: bool) -> None:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

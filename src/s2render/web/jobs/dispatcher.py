@@ -4,13 +4,21 @@ One loop, polling: heartbeat; re-queue the work of dead dispatchers; harvest fin
 renderings into the database; stop renderings that were canceled or deleted; claim queued
 renderings and submit them, per job, as one batch graph (shared reads) with unique keys.
 Everything it records goes through :mod:`.services`, guarded by the claim token.
+
+Images are written into the claim's own folder (``<job>/.claim-<token>/``) and moved into the
+job's folder in the transaction that records them done, so only the current claim holder ever
+puts a file under a final name: a dispatcher presumed dead (paused, cut off) that wakes up finds
+its claim withdrawn and its folder removed, and cannot replace or delete an image someone else
+recorded.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import shutil
 import socket
 import threading
 import time
@@ -20,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from distributed import Client, Future
+from django.db import DatabaseError, connections, transaction
 
 from s2render.core.render import RenderPlan, RenderResult
 from s2render.execution.batch import describe_error, plan_batch, submit_batch
@@ -34,7 +43,16 @@ log = logging.getLogger("s2render.dispatcher")
 class _InFlight:
     rendering_id: int
     claim: str
-    plan: RenderPlan
+    plan: RenderPlan  # writes into work_dir
+    out_dir: Path  # the job's folder, where the image goes once recorded
+
+    @property
+    def work_dir(self) -> Path:
+        return self.plan.output.parent
+
+    @property
+    def final(self) -> Path:
+        return self.out_dir / self.plan.output.name
 
 
 @dataclass
@@ -57,8 +75,8 @@ class JobDispatcher:
         self.config = config
         self.name = config.name
         self.inflight: dict[Future, _InFlight] = {}
-        self._last_beat = 0.0
-        self._last_recover = 0.0
+        self._last_beat = -math.inf
+        self._last_recover = -math.inf  # the first step re-queues what dead peers left
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -68,9 +86,18 @@ class JobDispatcher:
         services.dispatcher_register(name=self.name, host=socket.gethostname(), pid=os.getpid())
         log.info("dispatcher %s started", self.name)
         try:
-            self.recover()
             while not stop.is_set():
-                if not self.step():
+                try:
+                    busy = self.step()
+                except DatabaseError as exc:
+                    # A lost connection or a lock timeout must not end the dispatcher: the
+                    # next step reconnects, and reconcile() gives back what a cut-short
+                    # report left claimed.
+                    log.warning("database error, retrying: %s", exc)
+                    connections.close_all()
+                    stop.wait(max(1.0, self.config.poll))
+                    continue
+                if not busy:
                     stop.wait(self.config.poll)
         finally:
             self.shutdown()
@@ -80,9 +107,10 @@ class JobDispatcher:
         for future, item in self.inflight.items():
             future.cancel()
             by_claim[item.claim].append(item.rendering_id)
-            item.plan.canvas.unlink(missing_ok=True)
         for claim, ids in by_claim.items():
             services.rendering_release(claim=claim, rendering_ids=ids)
+        for work_dir in {item.work_dir for item in self.inflight.values()}:
+            shutil.rmtree(work_dir, ignore_errors=True)
         self.inflight.clear()
         services.dispatcher_unregister(name=self.name)
         log.info("dispatcher %s stopped", self.name)
@@ -92,6 +120,7 @@ class JobDispatcher:
         now = time.monotonic()
         if now - self._last_beat >= 1.0:
             self.heartbeat()
+            self.reconcile()
             self._last_beat = now
         if now - self._last_recover >= max(1.0, self.config.stale / 3):
             self.recover()
@@ -107,6 +136,25 @@ class JobDispatcher:
         if not Dispatcher.objects.filter(name=self.name).exists():
             services.dispatcher_register(name=self.name, host=socket.gethostname(), pid=os.getpid())
         services.dispatcher_heartbeat(name=self.name)
+
+    def reconcile(self) -> int:
+        """Give back renderings recorded as ours that this loop no longer tracks: a database
+        error cut their report short, or their submission failed."""
+        tracked = [item.rendering_id for item in self.inflight.values()]
+        lost = list(
+            Rendering.objects.filter(claimed_by=self.name, status=Status.RUNNING)
+            .exclude(id__in=tracked)
+            .values_list("id", "claim", "job__uuid")
+        )
+        for rendering_id, claim, job_uuid in lost:
+            services.rendering_release(claim=claim, rendering_ids=[rendering_id])
+            out_dir = job_output_dir(self.config.output_root, str(job_uuid))
+            work_dir = services.claim_dir(out_dir, claim)
+            if not any(item.work_dir == work_dir for item in self.inflight.values()):
+                shutil.rmtree(work_dir, ignore_errors=True)
+        if lost:
+            log.warning("gave back %d renderings this dispatcher had lost track of", len(lost))
+        return len(lost)
 
     def recover(self) -> int:
         """Re-queue what dead dispatchers left running (their temporary files removed)."""
@@ -124,15 +172,14 @@ class JobDispatcher:
             if future.status == "finished":
                 result: RenderResult = future.result()
                 self._record(item, result)
-            elif future.status == "cancelled":
-                item.plan.canvas.unlink(missing_ok=True)
-            else:
-                item.plan.canvas.unlink(missing_ok=True)
+            elif future.status != "cancelled":
                 error = describe_error(future.exception())
-                services.rendering_fail(
+                if not services.rendering_fail(
                     rendering_id=item.rendering_id, claim=item.claim, error=error
-                )
+                ):
+                    _log_dropped(item)
             future.release()
+            self._discard(item)
         return len(done)
 
     def drop_withdrawn(self) -> None:
@@ -149,9 +196,8 @@ class JobDispatcher:
             if item.rendering_id not in still_ours:
                 future.cancel()
                 del self.inflight[future]
-                item.plan.canvas.unlink(missing_ok=True)
-                _unlink_outputs(item.plan.output)
-                log.info("rendering %s withdrawn; stopped", item.rendering_id)
+                self._discard(item)
+                log.info("rendering %s: claim %s withdrawn; stopped", item.rendering_id, item.claim)
 
     def claim(self) -> int:
         free = self.config.capacity - len(self.inflight)
@@ -169,7 +215,8 @@ class JobDispatcher:
 
     def _submit(self, claim: str, rows: list[Rendering]) -> None:
         out_dir = job_output_dir(self.config.output_root, str(rows[0].job.uuid))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        work_dir = services.claim_dir(out_dir, claim)
+        work_dir.mkdir(parents=True, exist_ok=True)
         specs = []
         for row in rows:
             try:
@@ -181,7 +228,7 @@ class JobDispatcher:
             except Exception as exc:  # a stored spec the core now refuses: fail it alone
                 services.rendering_fail(rendering_id=row.pk, claim=claim, error=str(exc))
                 specs.append(None)
-        planned = plan_batch([s for s in specs if s is not None], out_dir)
+        planned = plan_batch([s for s in specs if s is not None], work_dir)
         kept = [row for row, s in zip(rows, specs, strict=True) if s is not None]
         for row, plan in zip(kept, planned, strict=True):
             if isinstance(plan, RenderResult):
@@ -189,22 +236,47 @@ class JobDispatcher:
         submitted = submit_batch(self.client, planned, f"{claim[:12]}-{rows[0].job_id}")
         by_index = {index: row for index, row in enumerate(kept)}
         for future, (index, plan) in submitted.finals.items():
-            self.inflight[future] = _InFlight(by_index[index].pk, claim, plan)
+            self.inflight[future] = _InFlight(by_index[index].pk, claim, plan, out_dir)
+        if not submitted.finals:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
     def _record(self, item: _InFlight, result: RenderResult) -> None:
         if result.status != "done":
-            services.rendering_fail(
+            if not services.rendering_fail(
                 rendering_id=item.rendering_id, claim=item.claim, error=result.error or "failed"
-            )
+            ):
+                _log_dropped(item)
             return
         record = result.to_dict()
         record.update(_sidecar_figures(result.sidecar))
         record["media_type"] = item.plan.spec.format.info.media_type
-        if not services.rendering_complete(
-            rendering_id=item.rendering_id, claim=item.claim, result=record
-        ):
-            # Canceled, deleted or taken over meanwhile: the image is nobody's.
-            _unlink_outputs(item.plan.output)
+        record["path"] = str(item.final)
+        record["sidecar"] = str(_sidecar_of(item.final))
+        try:
+            # Moved into place while the claim's rows are locked by the record: a claim that no
+            # longer holds never replaces an image that another claim recorded.
+            with transaction.atomic():
+                if not services.rendering_complete(
+                    rendering_id=item.rendering_id, claim=item.claim, result=record
+                ):
+                    _log_dropped(item)
+                    return
+                os.replace(item.plan.output, item.final)
+                os.replace(_sidecar_of(item.plan.output), _sidecar_of(item.final))
+        except OSError as exc:
+            services.rendering_fail(
+                rendering_id=item.rendering_id,
+                claim=item.claim,
+                error=f"could not move {item.plan.output.name} into {item.out_dir}: {exc}",
+            )
+
+    def _discard(self, item: _InFlight) -> None:
+        """Remove what ``item`` left in its claim's folder, and the folder with the claim's
+        last rendering in it (anything still there is an abandoned task's)."""
+        for path in (item.plan.output, _sidecar_of(item.plan.output), item.plan.canvas):
+            path.unlink(missing_ok=True)
+        if not any(other.work_dir == item.work_dir for other in self.inflight.values()):
+            shutil.rmtree(item.work_dir, ignore_errors=True)
 
     def _dead_on_this_host(self) -> list[str]:
         """Dispatchers registered from this host whose process is gone (no need to wait)."""
@@ -239,6 +311,13 @@ def _sidecar_figures(path: str | None) -> dict:
     }
 
 
-def _unlink_outputs(output: Path) -> None:
-    output.unlink(missing_ok=True)
-    output.with_suffix(output.suffix + ".json").unlink(missing_ok=True)
+def _log_dropped(item: _InFlight) -> None:
+    log.info(
+        "rendering %s: claim %s no longer holds (canceled, deleted or re-queued); result dropped",
+        item.rendering_id,
+        item.claim,
+    )
+
+
+def _sidecar_of(image: Path) -> Path:
+    return image.with_suffix(image.suffix + ".json")

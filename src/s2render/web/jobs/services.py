@@ -2,6 +2,10 @@
 writes jobs or renderings. Transitions are guarded: an illegal move raises StateError, and a
 dispatcher's report about a rendering it no longer holds (canceled, re-queued, deleted) is
 refused, so no rendering is ever recorded done twice.
+
+Lock order, everywhere: a job's row before its renderings' rows, several jobs in id order. On
+PostgreSQL two transactions that took row locks in opposite orders (a cancel locking the job then
+its renderings, a completion locking a rendering then its job) would deadlock and one would fail.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from s2render.web.errors import StateError
 from s2render.web.jobs.models import ACTIVE, ENDED, Dispatcher, Job, Rendering, Status
-from s2render.web.jobs.specs import job_output_dir, normalize_spec, output_name
+from s2render.web.jobs.specs import job_output_dir, normalize_spec
 from s2render.web.products.models import Product
 
 log = logging.getLogger("s2render.jobs")
@@ -163,6 +167,7 @@ def job_delete(*, job: Job) -> None:
     """Delete a job, its renderings and its files (a dispatcher drops work it still holds)."""
     out_dir = job_output_dir(settings.OUTPUT_DIR, str(job.uuid))
     with transaction.atomic():
+        job = _locked(job)
         job.delete()
         transaction.on_commit(lambda: shutil.rmtree(out_dir, ignore_errors=True))
 
@@ -228,29 +233,39 @@ def _refresh(job: Job) -> Job:
 def rendering_claim(*, dispatcher: str, limit: int) -> tuple[str, list[Rendering]]:
     """Claim up to ``limit`` queued renderings, oldest first.
 
-    The claim is one conditional UPDATE (``status = queued``) stamped with a fresh token, so a
-    row goes to exactly one dispatcher on SQLite and PostgreSQL alike; on PostgreSQL the
-    candidates are picked with ``SKIP LOCKED`` so dispatchers do not queue behind each other.
+    The jobs of the oldest queued renderings are locked first (the lock order) — on PostgreSQL
+    with ``SKIP LOCKED``, so dispatchers never queue behind each other: one takes the jobs
+    nobody else is touching, and finds the rest at its next poll. Their queued renderings are
+    then read again and taken by one conditional UPDATE (``status = queued``) stamped with a
+    fresh token, so a rendering goes to exactly one dispatcher on SQLite and PostgreSQL alike.
     """
     token = uuid.uuid4().hex
+    queued = Rendering.objects.filter(status=Status.QUEUED).order_by("queued_at", "id")
     with transaction.atomic():
-        candidates = Rendering.objects.filter(status=Status.QUEUED).order_by("queued_at", "id")
-        if transaction.get_connection().features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("id", flat=True)[:limit])
+        # Jobs of the oldest few queued renderings: enough to find work beside busy jobs.
+        job_ids = set(queued.values_list("job_id", flat=True)[: 4 * limit])
+        if not job_ids:
+            return token, []
+        skip = transaction.get_connection().features.has_select_for_update_skip_locked
+        jobs = list(
+            Job.objects.filter(pk__in=job_ids).order_by("pk").select_for_update(skip_locked=skip)
+        )
+        ids = list(queued.filter(job__in=jobs).values_list("id", flat=True)[:limit])
         if not ids:
             return token, []
-        now = timezone.now()
         Rendering.objects.filter(id__in=ids, status=Status.QUEUED).update(
-            status=Status.RUNNING, claimed_by=dispatcher, claim=token, started_at=now
+            status=Status.RUNNING,
+            claimed_by=dispatcher,
+            claim=token,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
         )
         claimed = list(
             Rendering.objects.filter(claim=token).select_related("job", "product").order_by("id")
         )
-        for rendering in claimed:
-            Rendering.objects.filter(pk=rendering.pk).update(attempts=rendering.attempts + 1)
-        for job_id in {r.job_id for r in claimed}:
-            _refresh(Job.objects.select_for_update().get(pk=job_id))
+        for job in jobs:
+            if any(r.job_id == job.pk for r in claimed):
+                _refresh(job)
     return token, claimed
 
 
@@ -284,32 +299,38 @@ def rendering_release(*, claim: str, rendering_ids: Sequence[int] | None = None)
         rows = Rendering.objects.filter(claim=claim, status=Status.RUNNING)
         if rendering_ids is not None:
             rows = rows.filter(id__in=rendering_ids)
-        job_ids = set(rows.values_list("job_id", flat=True))
+        jobs = _locked_jobs(rows.values_list("job_id", flat=True))
         count = rows.update(status=Status.QUEUED, claim="", claimed_by="", started_at=None)
-        for job_id in job_ids:
-            _refresh(Job.objects.select_for_update().get(pk=job_id))
+        for job in jobs:
+            _refresh(job)
     return count
 
 
 def _finish(rendering_id: int, claim: str, **values: Any) -> bool:
     with transaction.atomic():
+        jobs = _locked_jobs(
+            Rendering.objects.filter(pk=rendering_id).values_list("job_id", flat=True)
+        )
+        if not jobs:  # deleted
+            return False
         updated = Rendering.objects.filter(
             pk=rendering_id, claim=claim, status=Status.RUNNING
         ).update(finished_at=timezone.now(), **values)
         if not updated:
             return False
-        job_id = Rendering.objects.filter(pk=rendering_id).values_list("job_id", flat=True)[0]
-        _refresh(Job.objects.select_for_update().get(pk=job_id))
+        _refresh(jobs[0])
     return True
 
 
-def remove_temporaries(out_dir: Path, index: int, spec: dict) -> None:
-    """Remove the canvas and partial files a dead dispatcher's rendering left behind."""
-    if not out_dir.exists():
-        return
-    for path in out_dir.glob(f".{output_name(index, spec)}.*"):
-        if path.suffix in (".part", ".canvas"):
-            path.unlink(missing_ok=True)
+def _locked_jobs(job_ids: Iterable[Any]) -> list[Job]:
+    """Lock these jobs in id order (call inside a transaction); deleted ones are left out."""
+    return list(Job.objects.filter(pk__in=set(job_ids)).order_by("pk").select_for_update())
+
+
+def claim_dir(out_dir: Path, claim: str) -> Path:
+    """Where a claim's renderings are written until each is recorded done and moved into
+    ``out_dir`` (so a dispatcher presumed dead can never overwrite a recorded image)."""
+    return Path(out_dir) / f".claim-{claim}"
 
 
 # --- dispatchers -----------------------------------------------------------------------------
@@ -349,10 +370,14 @@ def dispatcher_recover(
     recovered = 0
     with transaction.atomic():
         orphans = Rendering.objects.filter(status=Status.RUNNING).exclude(claimed_by__in=alive)
-        rows = list(orphans.values_list("id", "attempts", "job_id", "claimed_by"))
-        # Their temporary files go before the rows are queued again (and claimed by a peer).
-        for job_uuid, index, spec in orphans.values_list("job__uuid", "index", "spec"):
-            remove_temporaries(job_output_dir(settings.OUTPUT_DIR, str(job_uuid)), index, spec)
+        jobs = _locked_jobs(orphans.values_list("job_id", flat=True))
+        orphans = orphans.filter(job__in=jobs)  # read again under the jobs' locks
+        rows = list(orphans.values_list("id", "attempts", "claimed_by", "claim", "job__uuid"))
+        # The dead claims' files go before the rows are queued again (and claimed by a peer);
+        # a dispatcher only presumed dead finds its folder gone and cannot write any more.
+        for job_uuid, claim in {(r[4], r[3]) for r in rows if r[3]}:
+            out_dir = job_output_dir(settings.OUTPUT_DIR, str(job_uuid))
+            shutil.rmtree(claim_dir(out_dir, claim), ignore_errors=True)
         exhausted = [r[0] for r in rows if r[1] >= max_attempts]
         retried = [r[0] for r in rows if r[1] < max_attempts]
         if exhausted:
@@ -366,9 +391,9 @@ def dispatcher_recover(
             recovered = Rendering.objects.filter(id__in=retried, status=Status.RUNNING).update(
                 status=Status.QUEUED, claim="", claimed_by="", started_at=None
             )
-        for job_id in {r[2] for r in rows}:
-            _refresh(Job.objects.select_for_update().get(pk=job_id))
-        gone = {r[3] for r in rows} - alive
+        for job in jobs:
+            _refresh(job)
+        gone = {r[2] for r in rows} - alive
         Dispatcher.objects.filter(Q(name__in=gone) | Q(heartbeat_at__lt=cutoff)).exclude(
             name=me
         ).delete()
