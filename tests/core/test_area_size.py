@@ -20,6 +20,7 @@ from s2render.core.colormap import get_colormap
 from s2render.core.encode import OutputFormat
 from s2render.core.errors import AreaError, SpecError
 from s2render.core.render import RenderSpec, plan_rendering, render, spec_from_preset
+from s2render.core.stretch import parse_stretch
 from tests.conftest import decode
 
 TRUE = ("B04", "B03", "B02")
@@ -368,3 +369,11 @@ def test_a_feature_is_kept_as_its_geometry():
                "geometry": {"type": "Polygon", "coordinates": [SQUARE]}}  # fmt: skip
     spec = RenderSpec("product", TRUE, geometry=json.dumps(feature))
     assert spec.geometry == {"type": "Polygon", "coordinates": [SQUARE]}
+
+
+def test_percentiles_are_computed_over_the_pixels_inside_only(demo_l2a, tmp_path):
+    spec = RenderSpec(str(demo_l2a), TRUE, geometry=POLYGON, stretch=parse_stretch("p2,98"),
+                      format=OutputFormat.PNG)  # fmt: skip
+    result = render(spec, tmp_path)
+    pixels, _ = decode(result.path)
+    assert sidecar(result)["stretch"]["pixels"] == np.count_nonzero(pixels[3])

@@ -19,6 +19,7 @@ are transparent and left out of every figure and of the percentile statistics.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -26,7 +27,6 @@ import numpy as np
 import rasterio.windows
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.features import geometry_mask
 from rasterio.warp import calculate_default_transform, transform_bounds
 from rasterio.windows import Window
 
@@ -39,6 +39,7 @@ from s2render.core.area import (
     window_for_bounds,
 )
 from s2render.core.product import Grid, Product
+from s2render.core.reader import inside_mask
 from s2render.core.spec import RenderSpec
 
 # Source pixels read beyond a warped strip's footprint on each side: bilinear's 2x2 kernel and
@@ -218,11 +219,10 @@ def count_inside(geometry: dict, grid: Grid, window: Window) -> int:
     top, bottom = int(window.row_off), int(window.row_off + window.height)
     for row in range(top, bottom, _COUNT_ROWS):
         part = Window(window.col_off, row, window.width, min(_COUNT_ROWS, bottom - row))
-        inside = geometry_mask(
-            [geometry],
-            out_shape=(int(part.height), int(part.width)),
-            transform=rasterio.windows.transform(part, grid.transform),
-            invert=True,
+        inside = inside_mask(
+            geometry,
+            (int(part.height), int(part.width)),
+            rasterio.windows.transform(part, grid.transform),
         )
         total += int(np.count_nonzero(inside))
     return total
@@ -248,16 +248,17 @@ def warp_read(source: Grid, grid: Grid, window: Window) -> tuple[Window, Grid]:
 def layout_strips(
     layout: Layout, tile_height_m: float, max_pixels: int, tiles_per_strip: int
 ) -> tuple[Window, ...]:
-    """Row bands of a layout that is not the product grid, each about ``tiles_per_strip``
-    source tile rows high: output rows no longer fall on tile edges, so a strip boundary
-    decodes one tile row twice, and fewer, taller strips decode less twice."""
+    """Row bands of a layout that is not the product grid, of even height, each at most about
+    ``tiles_per_strip`` source tile rows high: output rows no longer fall on tile edges, so each
+    strip boundary decodes one tile row twice, and fewer, taller strips decode less twice."""
     window = layout.window
+    top, total = int(window.row_off), int(window.height)
     rows = max(1, round(tile_height_m / layout.resolution * tiles_per_strip))
     rows = min(rows, max(1, max_pixels // max(1, int(window.width))))
-    top, bottom = int(window.row_off), int(window.row_off + window.height)
+    count = math.ceil(total / rows)
+    cuts = [top + round(i * total / count) for i in range(count + 1)]
     return tuple(
-        Window(window.col_off, row, window.width, min(rows, bottom - row))
-        for row in range(top, bottom, rows)
+        Window(window.col_off, a, window.width, b - a) for a, b in itertools.pairwise(cuts)
     )
 
 

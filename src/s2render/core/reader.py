@@ -10,11 +10,13 @@ When coarsening, a read decodes a reduced-resolution level of the JPEG 2000 code
 exposes them as overviews; a GeoTIFF's overviews likewise) chosen by :func:`choose_source` and
 opened explicitly — never left to GDAL's implicit overview choice — so what is decoded is known
 (:func:`decoded_pixels`) and a preview of a whole product decodes a few megapixels, not 360.
+An output in another CRS reads each strip through a GDAL warped VRT over the chosen level.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +25,7 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
-from rasterio.warp import reproject
+from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from s2render.core.bands import BANDS
@@ -185,43 +187,59 @@ def read_window(band_file: BandFile, grid: Grid, window: Window, *, level: int =
         raise RenderError(f"cannot read {band_file.band} from {band_file.path}: {exc}") from exc
 
 
-def warp_array(source: np.ndarray, band: str, source_grid: Grid, window: Window, target: Grid):
-    """``source`` (``window`` of ``source_grid``) reprojected onto ``target``; 0 = no data on
-    both sides. Nearest for classes, bilinear otherwise (the read already averaged)."""
-    info = BANDS.get(band)
-    categorical = info is not None and info.categorical
-    out = np.zeros((target.height, target.width), dtype=source.dtype)
-    reproject(
-        source,
-        out,
-        src_transform=rasterio.windows.transform(window, source_grid.transform),
-        src_crs=source_grid.crs,
-        src_nodata=0,
-        dst_transform=target.transform,
-        dst_crs=target.crs,
-        dst_nodata=0,
-        resampling=Resampling.nearest if categorical else Resampling.bilinear,
-        num_threads=1,
-    )
-    return out
+def read_warped(
+    band_file: BandFile, level: int, target: Grid, read_resolution: float
+) -> np.ndarray:
+    """``band_file`` at ``level`` warped onto ``target`` (a grid in another CRS) through a GDAL
+    warped VRT: only the source tiles under the target are decoded, and no in-memory raster is
+    created (rasterio's, for arrays, trips on warning filters shared between threads). 0 = no
+    data on both sides. Resampling as for a read at ``read_resolution`` metres."""
+    try:
+        with rasterio.Env(**_READ_OPTIONS), open_level(band_file.path, level) as src:
+            resampling = resampling_for(band_file.band, src.transform.a, read_resolution)
+            with WarpedVRT(
+                src,
+                crs=target.crs,
+                transform=target.transform,
+                width=target.width,
+                height=target.height,
+                resampling=resampling,
+                src_nodata=0,
+                nodata=0,
+            ) as vrt:
+                return vrt.read(1)
+    except rasterio.errors.RasterioIOError as exc:
+        raise RenderError(f"cannot read {band_file.band} from {band_file.path}: {exc}") from exc
 
 
 def read_request(request: ReadRequest) -> np.ndarray:
     """One planned read: the band window at its level, warped onto the output grid when that
     is in another CRS, and 0 (no data) outside the area polygon."""
-    data = read_window(request.band_file, request.grid, request.window, level=request.level)
-    grid, window = request.grid, request.window
-    if request.target is not None:
-        data = warp_array(data, request.band_file.band, grid, window, request.target)
-        grid, window = request.target, Window(0, 0, request.target.width, request.target.height)
+    if request.target is None:
+        data = read_window(request.band_file, request.grid, request.window, level=request.level)
+        grid, window = request.grid, request.window
+    else:
+        target = request.target
+        data = read_warped(request.band_file, request.level, target, request.grid.resolution)
+        grid, window = target, Window(0, 0, target.width, target.height)
     if request.geometry is not None:
-        outside = geometry_mask(
-            [request.geometry],
-            out_shape=data.shape,
-            transform=rasterio.windows.transform(window, grid.transform),
+        inside = inside_mask(
+            request.geometry, data.shape, rasterio.windows.transform(window, grid.transform)
         )
-        data[outside] = 0
+        data[~inside] = 0
     return data
+
+
+# rasterio builds an in-memory raster for rasterize (and for reprojecting arrays) inside
+# ``warnings.catch_warnings()``, which is not thread-safe: two threads doing it at once can
+# restore each other's filters and turn its transient NotGeoreferencedWarning into an error.
+_MEMORY_RASTER_LOCK = threading.Lock()
+
+
+def inside_mask(geometry: dict, shape: tuple[int, int], transform: Affine) -> np.ndarray:
+    """True where a pixel's centre is inside ``geometry`` (GDAL's rasterize rule)."""
+    with _MEMORY_RASTER_LOCK:
+        return geometry_mask([geometry], out_shape=shape, transform=transform, invert=True)
 
 
 def describe_reads(plan: RenderPlan, sources: tuple[SourceLevel, ...]) -> dict:

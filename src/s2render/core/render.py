@@ -72,8 +72,9 @@ __all__ = [
 # Strips target this many output pixels (about 48 MB of RGBA) when the source tiles are small.
 STRIP_PIXELS = 12_000_000
 # Strips of a resized or reprojected output no longer follow tile edges; each then spans a few
-# tile rows, so that the tile rows decoded twice at strip edges stay a small share.
-TILES_PER_STRIP = 4
+# tile rows, so that the tile rows decoded twice at strip edges stay a small share (a whole-tile
+# preview: two strips per band, about 10 % decoded twice, still two reads to run side by side).
+TILES_PER_STRIP = 5
 
 
 def default_name(product: Product, spec: RenderSpec, bands: tuple[str, ...]) -> str:
