@@ -25,14 +25,15 @@ run: setup
 	S2RENDER_DATA_DIR=$(DATA) $(BIN)/s2render serve
 
 ## Run the whole test suite on SQLite, then the web tests again on a throw-away PostgreSQL
-## cluster (scripts/with-postgres.sh; installs the postgresql package when run as root without it).
+## cluster (scripts/with-postgres.sh; installs the postgresql package when run as root without it),
+## but for those that run their own database (marker own_database).
 test: test-sqlite test-postgres
 
 test-sqlite: setup
 	$(BIN)/python -m pytest -q
 
 test-postgres: setup
-	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q tests/web
+	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q -m 'not own_database' tests/web
 
 lint: setup
 	$(BIN)/ruff check src tests

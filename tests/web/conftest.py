@@ -192,6 +192,14 @@ def start_dispatcher_process(
             proc.wait()
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "own_database: the test runs its own database, not the configured test database "
+        "(the PostgreSQL run of `make test` leaves it out)",
+    )
+
+
 def pytest_report_header(config) -> str:
     db = settings.DATABASES["default"]
     where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"{db['HOST']}:{db['PORT']}"

@@ -16,6 +16,9 @@ import pytest
 
 PRODUCTION = "s2render.web.settings.production"
 
+# Runs its own database (never the test database): once, in the SQLite run, is enough.
+pytestmark = pytest.mark.own_database
+
 
 def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {

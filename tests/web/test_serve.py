@@ -25,6 +25,9 @@ SEED_JOB = {
     "b_list": "B02,B03,B02",
 }
 
+# Runs its own database (never the test database): once, in the SQLite run, is enough.
+pytestmark = pytest.mark.own_database
+
 
 def free_port() -> int:
     with socket.socket() as s:
