@@ -91,6 +91,9 @@ REQUESTS = textwrap.dedent(
         ("post", "/api/job-create/", seed_job),
         ("get", "/api/job-run/1/", None),
         ("delete", "/api/job-delete/1/", None),
+        ("get", "/api/v1/jobs/", None),
+        ("post", "/api/v1/jobs/", {"renderings": []}),
+        ("get", "/api/v1/products/", None),
     ]:
         kwargs = {"secure": True}
         if body is not None:
@@ -125,6 +128,9 @@ def production_answers(tmp_path_factory) -> dict[str, int]:
         "post /api/job-create/",
         "get /api/job-run/1/",
         "delete /api/job-delete/1/",
+        "get /api/v1/jobs/",
+        "post /api/v1/jobs/",
+        "get /api/v1/products/",
     ],
 )
 def test_production_refuses_requests_without_credentials(production_answers, request_line):
