@@ -85,11 +85,15 @@ def start_serve(data_dir, tmp_path) -> Iterator:
 
 
 def dispatcher_children(proc: subprocess.Popen) -> list[psutil.Process]:
-    return [
-        child
-        for child in psutil.Process(proc.pid).children(recursive=True)
-        if "dispatcher" in child.cmdline()
-    ]
+    """The live dispatcher processes under ``proc`` (a killed one not yet reaped is left out)."""
+    found = []
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            if "dispatcher" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return found
 
 
 def gone(processes: list[psutil.Process]) -> bool:
@@ -134,3 +138,24 @@ def test_the_dispatcher_of_a_killed_serve_stops_by_itself(start_serve):
     proc.kill()
     proc.wait()
     wait_for(lambda: gone(dispatchers), timeout=30, message="the orphaned dispatcher to exit")
+
+
+def test_serve_starts_a_new_dispatcher_when_its_dispatcher_dies(start_serve):
+    proc, url = start_serve()
+    first = wait_for(lambda: dispatcher_children(proc), timeout=30)
+    for child in first:
+        child.kill()
+    wait_for(
+        lambda: [p for p in dispatcher_children(proc) if p.pid not in {c.pid for c in first}],
+        timeout=60,
+        message="a new dispatcher",
+    )
+    status, job = http_json("POST", f"{url}/api/job-create/", body=SEED_JOB)
+    assert status == 200, job
+    status, ran = http_json("GET", f"{url}/api/job-run/{job['id']}/", timeout=180)  # type: ignore[index]
+    assert status == 200 and ran["status"] == "Done", ran  # type: ignore[index]
+    for path in ran["output"].split(",")[:-1]:  # type: ignore[index]
+        pixels, _ = decode(Path(path))
+        assert pixels.shape[0] == 3 and pixels.dtype.name == "uint8" and pixels.std() > 5
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0

@@ -31,6 +31,7 @@ def prepare(*, demo: bool = True) -> None:
 
         # Idempotent: an existing complete demo product is returned as it is.
         write_demo_product(settings.S2RENDER["DEMO_DIR"], level="L2A", processes=2)
-    from s2render.web.products.services import default_product
+    if demo or settings.S2RENDER["DEFAULT_PRODUCT"] is not None:
+        from s2render.web.products.services import default_product
 
-    default_product()
+        default_product()

@@ -7,7 +7,7 @@ PostgreSQL. Anonymous use is never allowed here, whatever ``S2RENDER_ANONYMOUS``
 from __future__ import annotations
 
 from s2render.web.settings.base import *  # noqa: F403
-from s2render.web.settings.base import S2
+from s2render.web.settings.base import S2, SPECTACULAR_SETTINGS
 
 if not S2.secret_key:
     raise SystemExit("production settings need S2RENDER_SECRET_KEY (50+ random characters)")
@@ -22,3 +22,9 @@ SECURE_HSTS_SECONDS = 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# The schema and its docs pages need credentials too (the local settings keep them open).
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
