@@ -94,6 +94,7 @@ REQUESTS = textwrap.dedent(
         ("get", "/api/v1/jobs/", None),
         ("post", "/api/v1/jobs/", {"renderings": []}),
         ("get", "/api/v1/products/", None),
+        ("get", "/api/v1/schema/", None),
     ]:
         kwargs = {"secure": True}
         if body is not None:
@@ -131,6 +132,7 @@ def production_answers(tmp_path_factory) -> dict[str, int]:
         "get /api/v1/jobs/",
         "post /api/v1/jobs/",
         "get /api/v1/products/",
+        "get /api/v1/schema/",
     ],
 )
 def test_production_refuses_requests_without_credentials(production_answers, request_line):
