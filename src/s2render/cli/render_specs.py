@@ -7,18 +7,15 @@ against the product before any worker starts, so a wrong request is one line, no
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 
 from s2render.core.bands import check_band
 from s2render.core.contact_sheet import sheet_format
 from s2render.core.errors import BandError, SpecError
 from s2render.core.masks import MAX_DILATION, parse_scl_classes, scl_files
-from s2render.core.presets import get_preset
 from s2render.core.product import Product
 from s2render.core.render import check_preset_level
-from s2render.core.spec import RenderSpec, spec_from_preset
+from s2render.core.spec import RenderSpec, spec_from_request
 from s2render.core.stretch import Stretch
 
 # RenderSpec field -> the option a user typed, for error hints.
@@ -87,15 +84,12 @@ def preset_specs(
         presets, resolutions_for(resolutions, len(presets), "presets"), strict=True
     ):
         try:
-            preset = get_preset(preset_id)
-            chosen = stretch
-            if chosen is None and gamma is not None and preset.stretch is not None:
-                chosen = replace(preset.stretch.to_stretch(), gamma=gamma)
-            spec = spec_from_preset(
-                preset,
+            spec = spec_from_request(
                 product.path,
+                preset=preset_id,
                 resolution=res,
-                stretch=chosen,
+                stretch=stretch,
+                gamma=gamma,
                 colormap=colormap,
                 value_range=value_range,
                 **options,

@@ -14,7 +14,7 @@ fails before any pixel is read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from s2render.core.area import Bounds, parse_geometry, to_crs
@@ -280,6 +280,33 @@ def spec_from_preset(
                 f"preset {p.id!r} shows classes: it has no value range", field="value_range"
             )
     return RenderSpec(product=product, **content, **options)
+
+
+def spec_from_request(
+    product: str,
+    *,
+    preset: str | None = None,
+    stretch: Stretch | None = None,
+    gamma: float | None = None,
+    colormap: str | None = None,
+    value_range: tuple[float, float] | None = None,
+    **options,
+) -> RenderSpec:
+    """One rendering as a user asks for it (CLI options, API JSON): a ``preset`` with overrides,
+    or the content fields (bands, expressions, expression) in ``options``. ``gamma`` alone changes
+    a preset's own stretch; ``stretch`` replaces it."""
+    if preset is None:
+        if stretch is None:
+            stretch = Stretch() if gamma is None else Stretch(gamma=gamma)
+        return RenderSpec(
+            product, stretch=stretch, colormap=colormap, value_range=value_range, **options
+        )
+    p = get_preset(preset)
+    if stretch is None and gamma is not None and p.stretch is not None:
+        stretch = replace(p.stretch.to_stretch(), gamma=gamma)
+    return spec_from_preset(
+        p, product, stretch=stretch, colormap=colormap, value_range=value_range, **options
+    )
 
 
 def _is_band(expression: Expression) -> bool:
