@@ -76,7 +76,7 @@ def test_two_dispatcher_processes_do_every_rendering_exactly_once(
     for job in jobs:  # nothing but the images and their sidecars: no claim folder left
         folder = job_output_dir(settings.OUTPUT_DIR, str(job.uuid))
         assert len([p for p in folder.iterdir() if p.name.startswith(".")]) == 0
-        assert len(list(folder.iterdir())) == 2 * len(SPECS)
+        assert len(list(folder.iterdir())) == 4 * len(SPECS)  # image, sidecar, thumbnail, STAC
     for proc in procs:
         assert proc.poll() is None, "a dispatcher died"
         assert "Traceback" not in proc.log_path.read_text()

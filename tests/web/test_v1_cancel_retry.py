@@ -62,7 +62,8 @@ def test_cancel_while_running_stops_it_and_leaves_no_file_of_canceled_renderings
     statuses = [r["status"] for r in final["renderings"]]
     assert set(statuses) == {"finished", "canceled"}
     finished = [r for r in final["renderings"] if r["status"] == "finished"]
-    expected = sorted(n for r in finished for n in (r["file_name"], r["file_name"] + ".json"))
+    companions = ("", ".json", ".thumb.png", ".stac.json")
+    expected = sorted(r["file_name"] + suffix for r in finished for suffix in companions)
     assert job_files(job["id"]) == expected  # nothing of the canceled ones, no temporaries
     for rendering in finished:
         pixels, _ = decode(save(api.get(path_of(rendering["links"]["download"])), tmp_path))

@@ -160,7 +160,9 @@ def test_archive_holds_every_image_and_sidecar_and_each_decodes(api, finished_jo
 def test_delete_removes_the_job_and_its_files(api, finished_job):
     out_dir = job_output_dir(settings.OUTPUT_DIR, finished_job["id"])
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(
-        n for r in finished_job["renderings"] for n in (r["file_name"], r["file_name"] + ".json")
+        r["file_name"] + suffix
+        for r in finished_job["renderings"]
+        for suffix in ("", ".json", ".thumb.png", ".stac.json")  # image and companions
     )
     assert api.delete(path_of(finished_job["links"]["self"])).status_code == 204
     assert not Path(out_dir).exists()

@@ -15,6 +15,8 @@ def test_root_lists_the_resources(api):
     assert body == {
         "products": "http://testserver/api/v1/products/",
         "jobs": "http://testserver/api/v1/jobs/",
+        "presets": "http://testserver/api/v1/presets/",
+        "colormaps": "http://testserver/api/v1/colormaps/",
         "schema": "http://testserver/api/v1/schema/",
         "docs": "http://testserver/api/v1/docs/",
         "redoc": "http://testserver/api/v1/redoc/",

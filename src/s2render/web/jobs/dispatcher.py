@@ -30,6 +30,7 @@ from pathlib import Path
 from distributed import Client, Future
 from django.db import DatabaseError, connections, transaction
 
+from s2render.core.output import companion
 from s2render.core.render import RenderPlan, RenderResult
 from s2render.execution.batch import describe_error, plan_batch, submit_batch
 from s2render.web.jobs import services
@@ -37,6 +38,9 @@ from s2render.web.jobs.models import Dispatcher, Rendering, Status
 from s2render.web.jobs.specs import job_output_dir, output_name, to_render_spec
 
 log = logging.getLogger("s2render.dispatcher")
+# What finalize_rendering writes beside an image (core.output.companion), in the order they are
+# moved into place: the sidecar last.
+COMPANIONS = (".thumb.png", ".stac.json", ".json")
 
 
 @dataclass
@@ -251,7 +255,7 @@ class JobDispatcher:
         record.update(_sidecar_figures(result.sidecar))
         record["media_type"] = item.plan.spec.format.info.media_type
         record["path"] = str(item.final)
-        record["sidecar"] = str(_sidecar_of(item.final))
+        record["sidecar"] = str(companion(item.final, ".json"))
         try:
             # Moved into place while the claim's rows are locked by the record: a claim that no
             # longer holds never replaces an image that another claim recorded.
@@ -261,8 +265,9 @@ class JobDispatcher:
                 ):
                     _log_dropped(item)
                     return
-                os.replace(item.plan.output, item.final)
-                os.replace(_sidecar_of(item.plan.output), _sidecar_of(item.final))
+                # The sidecar last: its presence means the image and its companions are there.
+                for suffix in ("", *COMPANIONS):
+                    os.replace(companion(item.plan.output, suffix), companion(item.final, suffix))
         except OSError as exc:
             services.rendering_fail(
                 rendering_id=item.rendering_id,
@@ -273,8 +278,9 @@ class JobDispatcher:
     def _discard(self, item: _InFlight) -> None:
         """Remove what ``item`` left in its claim's folder, and the folder with the claim's
         last rendering in it (anything still there is an abandoned task's)."""
-        for path in (item.plan.output, _sidecar_of(item.plan.output), item.plan.canvas):
-            path.unlink(missing_ok=True)
+        for suffix in ("", *COMPANIONS):
+            companion(item.plan.output, suffix).unlink(missing_ok=True)
+        item.plan.canvas.unlink(missing_ok=True)
         if not any(other.work_dir == item.work_dir for other in self.inflight.values()):
             shutil.rmtree(item.work_dir, ignore_errors=True)
 
@@ -317,7 +323,3 @@ def _log_dropped(item: _InFlight) -> None:
         item.rendering_id,
         item.claim,
     )
-
-
-def _sidecar_of(image: Path) -> Path:
-    return image.with_suffix(image.suffix + ".json")

@@ -122,17 +122,21 @@ def rendering_figures(rendering: Rendering, sidecar: dict[str, Any] | None = Non
 
 
 def rendering_file(rendering: Rendering, kind: str = "output") -> Path:
-    """The image (``output``) or sidecar file of a finished rendering; NotFoundError until the
-    rendering has finished or when its file is gone."""
+    """The image (``output``), ``sidecar`` or ``thumbnail`` file of a finished rendering;
+    NotFoundError until the rendering has finished or when its file is gone."""
     if rendering.status != Status.FINISHED:
         raise NotFoundError(
             f"rendering {rendering.index} of job {rendering.job.uuid} is {rendering.status}; "
             "its files exist once it has finished"
         )
-    path = Path(getattr(rendering, kind) or "")
+    if kind == "thumbnail":  # written beside the image (core.output.companion)
+        path = Path(rendering.output + ".thumb.png" if rendering.output else "")
+    else:
+        path = Path(getattr(rendering, kind) or "")
     if not path.name or not path.is_file():
+        what = {"output": "image"}.get(kind, kind)
         raise NotFoundError(
-            f"the {'image' if kind == 'output' else 'sidecar'} of rendering {rendering.index} "
+            f"the {what} of rendering {rendering.index} "
             f"of job {rendering.job.uuid} is gone from the output folder; start the job again"
         )
     return path

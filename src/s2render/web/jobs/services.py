@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from s2render.core.output import companion
 from s2render.web.errors import StateError
 from s2render.web.jobs.models import ACTIVE, ENDED, Dispatcher, Job, Rendering, Status
 from s2render.web.jobs.specs import job_output_dir, normalize_spec
@@ -184,11 +185,17 @@ def _locked(job: Job) -> Job:
 
 
 def _remove_outputs(job: Job) -> None:
+    """Remove each recorded image with its sidecar, thumbnail and STAC item."""
     paths = job.renderings.exclude(output="").values_list("output", "sidecar")
     for output, sidecar in paths:
-        for path in (output, sidecar):
-            if path:
-                Path(path).unlink(missing_ok=True)
+        image = Path(output)
+        for path in (image, Path(sidecar) if sidecar else image, *outputs_beside(image)):
+            path.unlink(missing_ok=True)
+
+
+def outputs_beside(image: Path) -> tuple[Path, ...]:
+    """The thumbnail and STAC item written beside ``image`` (core.output.companion)."""
+    return (companion(image, ".thumb.png"), companion(image, ".stac.json"))
 
 
 def derive_status(statuses: Iterable[str], previous: str) -> str:
@@ -263,10 +270,38 @@ def rendering_claim(*, dispatcher: str, limit: int) -> tuple[str, list[Rendering
         claimed = list(
             Rendering.objects.filter(claim=token).select_related("job", "product").order_by("id")
         )
+        for job_id in {r.job_id for r in claimed if r.spec.get("stretch_scope") == "job"}:
+            claimed.extend(rendering_claim_job(dispatcher=dispatcher, claim=token, job_id=job_id))
         for job in jobs:
             if any(r.job_id == job.pk for r in claimed):
                 _refresh(job)
     return token, claimed
+
+
+def rendering_claim_job(*, dispatcher: str, claim: str, job_id: int) -> list[Rendering]:
+    """Claim the rest of a job's queued renderings under ``claim``, beyond any capacity: a
+    job-scope stretch is one mapping over every rendering that asks for it, so they must all be
+    in the one batch the dispatcher submits for the job. Same conditional UPDATE as
+    :func:`rendering_claim`, under the job's lock."""
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job_id).select_for_update().exists():
+            return []
+        rest = Rendering.objects.filter(job_id=job_id, status=Status.QUEUED)
+        ids = list(rest.values_list("id", flat=True))
+        if not ids:
+            return []
+        Rendering.objects.filter(id__in=ids, status=Status.QUEUED).update(
+            status=Status.RUNNING,
+            claimed_by=dispatcher,
+            claim=claim,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
+        return list(
+            Rendering.objects.filter(id__in=ids, claim=claim)
+            .select_related("job", "product")
+            .order_by("id")
+        )
 
 
 def rendering_complete(*, rendering_id: int, claim: str, result: dict[str, Any]) -> bool:

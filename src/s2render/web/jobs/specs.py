@@ -1,13 +1,17 @@
 """Rendering specs as stored in the database (plain JSON) and their checks against a product.
 
-A spec is ``{"resolution", "bands", "bbox", "bbox_crs", "stretch", "gamma", "format"}``; it is
-validated against the product's real bands when a job is created, and turned into a core
-:class:`RenderSpec` when the dispatcher submits it.
+A spec is ``{"resolution", "bands", "bbox", "bbox_crs", "stretch", "gamma", "format"}``, with
+``bands`` or instead ``preset``, ``expressions`` or ``expression`` (+ ``colormap``,
+``value_range``), and optionally ``stretch_scope``, ``cloud_mask``, ``cloud_dilation``,
+``geometry``, ``crs``, ``max_size``, ``width``, ``height``. It is validated against the product
+when a job is created (the core plans it), and turned into a core :class:`RenderSpec` when the
+dispatcher submits it.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,9 +20,12 @@ from s2render.core.area import bbox_in_crs, parse_bbox, window_for_bounds
 from s2render.core.bands import check_band
 from s2render.core.encode import OutputFormat
 from s2render.core.errors import S2RenderError, SpecError
+from s2render.core.masks import parse_scl_classes
+from s2render.core.presets import get_preset
 from s2render.core.product import Product, open_product
-from s2render.core.render import RenderSpec
-from s2render.core.stretch import parse_stretch
+from s2render.core.render import RenderSpec, plan_rendering
+from s2render.core.spec import spec_from_request
+from s2render.core.stretch import SCOPES, parse_stretch
 from s2render.web.errors import FieldError
 
 
@@ -36,13 +43,52 @@ def open_registered(location: str) -> Product:
 
 
 def normalize_spec(raw: dict[str, Any], product_location: str, *, prefix: str = "") -> dict:
-    """Check ``raw`` against the product; return the spec to store, or raise FieldError."""
+    """Check ``raw`` against the product; return the spec to store, or raise FieldError.
+
+    The stored spec keeps the seed's keys (resolution, bands, bbox, bbox_crs, stretch, gamma,
+    format) and adds the others only when given, so it reads back as it was asked.
+    """
     product = open_registered(product_location)
 
     def fail(field: str, message: str) -> FieldError:
         return FieldError(f"{prefix}{field}", message)
 
-    resolution = raw.get("resolution", 10)
+    resolution = _resolution(raw.get("resolution", 10), fail)
+    spec: dict[str, Any] = {"resolution": resolution}
+    spec.update(_content(raw, product, resolution, fail))
+    spec["bbox"] = _bbox(raw.get("bbox"), fail)
+    spec["bbox_crs"] = raw.get("bbox_crs") or "EPSG:4326"
+    spec["stretch"], spec["gamma"] = _stretch(raw, fail)
+    spec["format"] = _format(raw.get("format", "jpeg"), fail)
+    spec.update(_options(raw, fail))
+    try:
+        render = to_render_spec(spec, product_location, name="check")
+        if spec["bbox"] is not None:
+            check_area(product, spec["bbox"], spec["bbox_crs"], resolution)
+        # The core's own plan: bands of expressions and presets, level, area, size, SCL.
+        with tempfile.TemporaryDirectory() as scratch:
+            plan_rendering(render, scratch, product=product)
+    except S2RenderError as exc:
+        raise fail(_field_of(getattr(exc, "field", None), spec), str(exc)) from None
+    return spec
+
+
+CONTENT = ("preset", "bands", "expressions", "expression")
+OPTIONS = (
+    "stretch_scope",
+    "colormap",
+    "value_range",
+    "cloud_mask",
+    "cloud_dilation",
+    "geometry",
+    "crs",
+    "max_size",
+    "width",
+    "height",
+)
+
+
+def _resolution(resolution: Any, fail) -> int | float:
     if isinstance(resolution, str):
         try:
             resolution = float(resolution)
@@ -52,13 +98,42 @@ def normalize_spec(raw: dict[str, Any], product_location: str, *, prefix: str = 
         raise fail("resolution", f"{resolution!r} must be a positive number of metres (10, 20, 60)")
     if resolution < 1 or resolution > 10000:
         raise fail("resolution", f"{resolution:g} m is out of range: use 1 to 10000 (10, 20, 60)")
-    resolution = int(resolution) if float(resolution).is_integer() else float(resolution)
+    return int(resolution) if float(resolution).is_integer() else float(resolution)
 
-    bands = raw.get("bands")
-    if not isinstance(bands, list | tuple) or len(bands) != 3:
-        raise fail("bands", f"{bands!r}: give three band names for red, green and blue")
+
+def _content(raw: dict, product: Product, resolution: float, fail) -> dict:
+    """What the rendering shows: a preset, three bands, three expressions or one expression."""
+    given = [key for key in CONTENT if raw.get(key) not in (None, "", [])]
+    if not given:
+        raise fail(
+            "bands",
+            "give three band names, a preset (GET /api/v1/presets/), three "
+            "expressions or one expression",
+        )
+    if len(given) > 1:
+        raise fail(given[1], f"give only one of {' / '.join(given)}")
+    key, value = given[0], raw[given[0]]
+    if key == "preset":
+        if not isinstance(value, str):
+            raise fail("preset", f"{value!r} is not a preset id (GET /api/v1/presets/)")
+        try:
+            return {"preset": get_preset(value).id}
+        except SpecError as exc:
+            raise fail("preset", str(exc)) from None
+    if key == "expression":
+        if not isinstance(value, str):
+            raise fail("expression", f"{value!r}: give the expression as a string")
+        return {"expression": value}
+    if key == "expressions":
+        if not (isinstance(value, list | tuple) and len(value) == 3):
+            raise fail("expressions", f"{value!r}: give three expressions (red, green, blue)")
+        if not all(isinstance(v, str) for v in value):
+            raise fail("expressions", f"{value!r}: each expression is a string")
+        return {"expressions": list(value)}
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise fail("bands", f"{value!r}: give three band names for red, green and blue")
     checked = []
-    for band in bands:
+    for band in value:
         if not isinstance(band, str):
             raise fail("bands", f"{band!r} is not a band name such as B04")
         try:
@@ -67,16 +142,20 @@ def normalize_spec(raw: dict[str, Any], product_location: str, *, prefix: str = 
         except S2RenderError as exc:
             raise fail("bands", str(exc)) from None
         checked.append(name)
+    return {"bands": checked}
 
-    bbox = raw.get("bbox")
-    if bbox is not None:
-        try:
-            text = bbox if isinstance(bbox, str) else ",".join(str(float(v)) for v in bbox)
-            bbox = list(parse_bbox(text))
-        except (SpecError, TypeError, ValueError) as exc:
-            raise fail("bbox", str(exc)) from None
-    bbox_crs = raw.get("bbox_crs") or "EPSG:4326"
 
+def _bbox(bbox: Any, fail) -> list[float] | None:
+    if bbox is None:
+        return None
+    try:
+        text = bbox if isinstance(bbox, str) else ",".join(str(float(v)) for v in bbox)
+        return list(parse_bbox(text))
+    except (SpecError, TypeError, ValueError) as exc:
+        raise fail("bbox", str(exc)) from None
+
+
+def _stretch(raw: dict, fail) -> tuple[str | None, Any]:
     stretch = raw.get("stretch")
     if isinstance(stretch, list):  # [MIN, MAX] or [[MIN, MAX]] * 3
         if all(isinstance(r, list) for r in stretch):
@@ -90,31 +169,65 @@ def normalize_spec(raw: dict[str, Any], product_location: str, *, prefix: str = 
         raise fail("gamma" if exc.field == "gamma" else "stretch", str(exc)) from None
     except TypeError:
         raise fail("stretch", f"{stretch!r}: give MIN,MAX reflectance, e.g. 0,0.3") from None
+    return stretch, gamma
 
-    fmt = raw.get("format", "jpeg")
+
+def _format(fmt: Any, fail) -> str:
     try:
-        fmt_name = OutputFormat.parse(str(fmt)).name.lower()
+        return OutputFormat.parse(str(fmt)).name.lower()
     except S2RenderError as exc:
         raise fail("format", str(exc)) from None
     except ValueError:
         raise fail("format", f"{fmt!r}: use jpeg, png, webp or geotiff") from None
 
-    spec = {
-        "resolution": resolution,
-        "bands": checked,
-        "bbox": bbox,
-        "bbox_crs": bbox_crs,
-        "stretch": stretch,
-        "gamma": gamma,
-        "format": fmt_name,
-    }
+
+def _options(raw: dict, fail) -> dict:
+    """The optional keys that were given, in JSON-ready shapes (the core checks their values)."""
+    options = {key: raw[key] for key in OPTIONS if raw.get(key) is not None}
+    scope = options.get("stretch_scope")
+    if scope is not None and scope not in SCOPES:
+        raise fail("stretch_scope", f"{scope!r}: use {' or '.join(SCOPES)}")
+    for key in ("colormap", "crs"):
+        if key in options and not isinstance(options[key], str):
+            raise fail(
+                key,
+                f"{options[key]!r}: give a name such as "
+                f"{'rdylgn' if key == 'colormap' else 'EPSG:4326'}",
+            )
+    if "value_range" in options:
+        options["value_range"] = _pair(options["value_range"], fail)
+    if "cloud_mask" in options:
+        try:
+            options["cloud_mask"] = list(parse_scl_classes(options["cloud_mask"]))
+        except (SpecError, TypeError) as exc:
+            raise fail("cloud_mask", str(exc)) from None
+    if "geometry" in options and not isinstance(options["geometry"], dict):
+        raise fail("geometry", "give a GeoJSON Polygon or MultiPolygon (or a Feature of one)")
+    return options
+
+
+def _pair(value: Any, fail) -> list[float]:
+    """``[-1, 1]`` or ``"-1,1"`` -> [-1.0, 1.0]."""
+    parts = value.split(",") if isinstance(value, str) else value
     try:
-        to_render_spec(spec, product_location, name="check")
-        if bbox is not None:
-            check_area(product, bbox, bbox_crs, resolution)
-    except SpecError as exc:
-        raise fail(exc.field or "spec", str(exc)) from None
-    return spec
+        if isinstance(parts, bool) or len(parts) != 2:
+            raise ValueError
+        return [float(parts[0]), float(parts[1])]
+    except (TypeError, ValueError):
+        raise fail(
+            "value_range", f"{value!r}: give MIN,MAX, the values the colours span, e.g. [-1, 1]"
+        ) from None
+
+
+def _field_of(field: str | None, spec: dict) -> str:
+    """The request key a core error is about."""
+    if "preset" in spec and field in ("bands", "expression", "expressions", "tonemap", "preset"):
+        return "preset"
+    if field == "tonemap":
+        return "preset"
+    if field == "expression" and "expressions" in spec:
+        return "expressions"
+    return field or "spec"
 
 
 def check_area(product: Product, bbox: list[float], bbox_crs: str, resolution: float) -> None:
@@ -128,22 +241,46 @@ def check_area(product: Product, bbox: list[float], bbox_crs: str, resolution: f
 def to_render_spec(spec: dict, product_location: str, *, name: str | None) -> RenderSpec:
     """The core RenderSpec of a stored spec."""
     bbox = spec.get("bbox")
-    return RenderSpec(
-        product=product_location,
-        bands=tuple(spec["bands"]),  # type: ignore[arg-type]
+    value_range = spec.get("value_range")
+    content = {key: spec[key] for key in CONTENT if spec.get(key)}
+    for key in ("bands", "expressions"):
+        if key in content:
+            content[key] = tuple(content[key])
+    if spec.get("cloud_mask") is not None:
+        content["cloud_mask"] = tuple(spec["cloud_mask"])
+    options = {
+        key: spec[key]
+        for key in ("cloud_dilation", "geometry", "crs", "max_size", "width", "height")
+        if spec.get(key) is not None
+    }
+    stretch = spec.get("stretch")
+    scope = spec.get("stretch_scope") or "rendering"
+    return spec_from_request(
+        product_location,
+        stretch=parse_stretch(stretch, gamma=spec.get("gamma"), scope=scope)
+        if stretch or "preset" not in spec
+        else None,
+        gamma=spec.get("gamma"),
+        colormap=spec.get("colormap"),
+        value_range=tuple(value_range) if value_range else None,  # type: ignore[arg-type]
         resolution=spec["resolution"],
-        bbox=tuple(bbox) if bbox else None,  # type: ignore[arg-type]
+        bbox=tuple(bbox) if bbox else None,
         bbox_crs=spec.get("bbox_crs") or "EPSG:4326",
-        stretch=parse_stretch(spec.get("stretch"), gamma=spec.get("gamma")),
         format=OutputFormat[spec.get("format", "jpeg").upper()],
         name=name,
+        **content,
+        **options,
     )
 
 
 def output_name(index: int, spec: dict) -> str:
     """The image's file stem: index first so a job's files sort in request order."""
     res = f"{spec['resolution']:g}"
-    return f"{index:03d}_R{res}m_{'_'.join(spec['bands'])}"
+    if spec.get("bands"):
+        label = "_".join(spec["bands"])
+    else:
+        label = spec.get("preset") or ("index" if spec.get("expression") else "expressions")
+    return f"{index:03d}_R{res}m_{label}"
 
 
 def job_output_dir(output_root: str | Path, job_uuid: str) -> Path:

@@ -104,3 +104,29 @@ class GammaField(serializers.JSONField):
 @extend_schema_field({"type": "string", "enum": list(FORMATS)})
 class FormatField(serializers.CharField):
     pass
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            {"type": "string"},
+        ],
+        "example": [-1, 1],
+    }
+)
+class RangeField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"oneOf": [{"type": "integer"}, {"type": "string"}]}},
+            {"type": "string"},
+        ],
+        "example": "clouds",
+    }
+)
+class CloudMaskField(serializers.JSONField):
+    pass

@@ -104,6 +104,21 @@ class RenderingSidecarView(RenderingViewMixin, GenericAPIView):
         return FileResponse(path.open("rb"), filename=path.name, content_type="application/json")
 
 
+@extend_schema(parameters=[JOB_UUID, INDEX])
+class RenderingThumbnailView(RenderingViewMixin, GenericAPIView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = IgnoreAccept
+
+    @extend_schema(
+        summary="A rendering's thumbnail: RGBA PNG, longest side at most 256 px",
+        description="Transparent where the image has no data; 404 until finished.",
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **errors(404)},
+    )
+    def get(self, request: Request, job_uuid: str, index: str) -> FileResponse:
+        path = selectors.rendering_file(self.get_rendering(), "thumbnail")
+        return FileResponse(path.open("rb"), filename=path.name, content_type="image/png")
+
+
 @extend_schema(parameters=[JOB_UUID])
 class JobResultsView(JobViewMixin, GenericAPIView):
     renderer_classes = [GeoJSONRenderer, JSONRenderer, BrowsableAPIRenderer]

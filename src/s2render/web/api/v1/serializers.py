@@ -1,7 +1,5 @@
-"""The v1 API's representations. Input serializers check shapes only; what a rendering may be
-is decided by the services (``jobs.specs.normalize_spec``) against the product's real bands, so
-their messages (``renderings[1].bands: B08 is not in ...; use B8A``) reach the client as they are.
-"""
+"""The v1 API's representations: errors, products, jobs and renderings (the input of a job's
+renderings is in :mod:`.inputs`)."""
 
 from __future__ import annotations
 
@@ -12,20 +10,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from s2render.web.api.v1.fields import (
-    BandsField,
-    BBoxField,
-    FormatField,
-    GammaField,
-    ProductRefField,
-    ResolutionField,
-    StretchField,
-)
 from s2render.web.jobs.models import Job, Rendering, Status
 from s2render.web.jobs.selectors import job_summary, rendering_figures, rendering_sidecar
 from s2render.web.products.models import Product
-
-SPEC_FIELDS = ("product", "resolution", "bands", "bbox", "bbox_crs", "stretch", "gamma", "format")
 
 
 def absolute(request, name: str, **kwargs: Any) -> str:
@@ -100,74 +87,6 @@ class ProductRegisterSerializer(serializers.Serializer):
     )
 
 
-# --- rendering specs (input) -------------------------------------------------------------------
-
-
-class RenderingInputSerializer(serializers.Serializer):
-    """One rendering to make; only product and bands are required."""
-
-    product = ProductRefField(help_text="Registered product id or name.")
-    resolution = ResolutionField(
-        required=False, help_text="Metres per pixel (default 10); any band at any resolution."
-    )
-    bands = BandsField(help_text="Red, green, blue band names.")
-    bbox = BBoxField(
-        required=False,
-        allow_null=True,
-        help_text="[xmin, ymin, xmax, ymax] in bbox_crs (default: the whole product).",
-    )
-    bbox_crs = serializers.CharField(
-        required=False, help_text='CRS of bbox: "EPSG:4326" (default), any EPSG code, "product".'
-    )
-    stretch = StretchField(
-        required=False,
-        allow_null=True,
-        help_text='Reflectance range: "0,0.3", [0, 0.3], or one [min, max] per channel.',
-    )
-    gamma = GammaField(required=False, allow_null=True, help_text="Gamma after the stretch.")
-    format = FormatField(required=False, help_text="Output format (default jpeg).")
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(SPEC_FIELDS))
-            if unknown:
-                raise serializers.ValidationError(
-                    {
-                        name: [f"unknown field; a rendering takes {', '.join(SPEC_FIELDS)}"]
-                        for name in unknown
-                    }
-                )
-        return super().to_internal_value(data)
-
-    def to_representation(self, instance: Any) -> dict:
-        # A stored rendering in its input shape: what a PUT sends back (the browsable API's form).
-        if isinstance(instance, Rendering):
-            return {"product": instance.product_id, **instance.spec}
-        return super().to_representation(instance)
-
-
-class JobWriteSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
-    renderings = RenderingInputSerializer(
-        many=True, min_length=1, max_length=1000, help_text="The renderings, in output order."
-    )
-
-    def specs(self) -> list[tuple[Product, dict]] | None:
-        """(product, raw spec) per rendering, for the services; None when not given."""
-        items = self.validated_data.get("renderings")
-        if items is None:
-            return None
-        return [
-            (item["product"], {k: v for k, v in item.items() if k != "product"}) for item in items
-        ]
-
-
-class JobCreateSerializer(JobWriteSerializer):
-    start = serializers.BooleanField(
-        default=False, help_text="Queue the job at once (same as POST …/start/ afterwards)."
-    )
-
-
 # --- jobs and renderings (output) --------------------------------------------------------------
 
 
@@ -182,6 +101,7 @@ class RenderingLinksSerializer(serializers.Serializer):
     self = serializers.URLField()
     download = serializers.URLField(allow_null=True, help_text="The image, once finished.")
     sidecar = serializers.URLField(allow_null=True, help_text="Its JSON record, once finished.")
+    thumbnail = serializers.URLField(allow_null=True, help_text="RGBA PNG, at most 256 px.")
 
 
 class RenderingSerializer(serializers.ModelSerializer):
@@ -247,6 +167,7 @@ class RenderingSerializer(serializers.ModelSerializer):
             "self": absolute(request, "rendering-detail", **key),
             "download": absolute(request, "rendering-download", **key) if done else None,
             "sidecar": absolute(request, "rendering-sidecar", **key) if done else None,
+            "thumbnail": absolute(request, "rendering-thumbnail", **key) if done else None,
         }
 
 
@@ -326,6 +247,8 @@ class JobSummarySerializer(JobSerializer):
 class RootSerializer(serializers.Serializer):
     products = serializers.URLField()
     jobs = serializers.URLField()
+    presets = serializers.URLField()
+    colormaps = serializers.URLField()
     schema = serializers.URLField()
     docs = serializers.URLField()
     redoc = serializers.URLField()

@@ -4,7 +4,7 @@ malformed id is the API's JSON 404 rather than Django's HTML page."""
 
 from django.urls import path
 
-from s2render.web.api.v1 import outputs, schema, views  # noqa: F401  (schema: extensions)
+from s2render.web.api.v1 import catalogue, outputs, schema, views  # noqa: F401  (schema: extensions)
 
 app_name = "v1"
 
@@ -15,6 +15,19 @@ urlpatterns = [
     path("", views.root, name="root"),
     path("products/", views.ProductListView.as_view(), name="product-list"),
     path("products/<str:pk>/", views.ProductDetailView.as_view(), name="product-detail"),
+    path("presets/", catalogue.PresetListView.as_view(), name="preset-list"),
+    path("presets/<str:preset_id>/", catalogue.PresetDetailView.as_view(), name="preset-detail"),
+    path(
+        "presets/<str:preset_id>/legend.png",
+        catalogue.PresetLegendView.as_view(),
+        name="preset-legend",
+    ),
+    path("colormaps/", catalogue.ColormapListView.as_view(), name="colormap-list"),
+    path(
+        "colormaps/<str:colormap>/legend.png",
+        catalogue.ColormapLegendView.as_view(),
+        name="colormap-legend",
+    ),
     path("jobs/", views.JobListView.as_view(), name="job-list"),
     path(JOB, views.JobDetailView.as_view(), name="job-detail"),
     path(JOB + "start/", views.JobStartView.as_view(), name="job-start"),
@@ -28,4 +41,9 @@ urlpatterns = [
         RENDERING + "download/", outputs.RenderingDownloadView.as_view(), name="rendering-download"
     ),
     path(RENDERING + "sidecar/", outputs.RenderingSidecarView.as_view(), name="rendering-sidecar"),
+    path(
+        RENDERING + "thumbnail/",
+        outputs.RenderingThumbnailView.as_view(),
+        name="rendering-thumbnail",
+    ),
 ]

@@ -19,12 +19,11 @@ from rest_framework.reverse import reverse
 
 from s2render.web.api.throttling import JobCreateThrottle
 from s2render.web.api.v1.filters import JobFilter, ProductFilter
+from s2render.web.api.v1.inputs import JobCreateSerializer, JobWriteSerializer
 from s2render.web.api.v1.serializers import (
     ErrorSerializer,
-    JobCreateSerializer,
     JobSerializer,
     JobSummarySerializer,
-    JobWriteSerializer,
     ProductRegisterSerializer,
     ProductSerializer,
     RootSerializer,
@@ -55,6 +54,8 @@ def root(request: Request) -> Response:
         {
             "products": reverse("v1:product-list", request=request),
             "jobs": reverse("v1:job-list", request=request),
+            "presets": reverse("v1:preset-list", request=request),
+            "colormaps": reverse("v1:colormap-list", request=request),
             "schema": reverse("schema", request=request),
             "docs": reverse("swagger-ui", request=request),
             "redoc": reverse("redoc", request=request),
@@ -165,9 +166,12 @@ class JobListView(JobViewMixin, mixins.ListModelMixin, GenericAPIView):
 
     @extend_schema(
         summary="Create a job",
-        description="Each rendering is checked against its product's real bands; every bad "
-        "field is a 400 naming it (`renderings[1].bands`) with the fix. With `start: true` "
-        "the job is queued at once.",
+        description="A rendering shows `bands`, a `preset` (GET /api/v1/presets/), three "
+        "`expressions`, or one `expression` with `colormap` and `value_range`; optional: area "
+        "(`bbox`, `geometry`), `crs`, size (`max_size`, `width`, `height`), `stretch` (range or "
+        "percentiles with `stretch_scope`), `gamma`, `cloud_mask`, `cloud_dilation`, `format`. "
+        "Each is planned against its product; every bad field is a 400 naming it "
+        "(`renderings[1].bands`) with the fix. With `start: true` the job is queued at once.",
         request=JobCreateSerializer,
         responses={201: JobSerializer, **errors(400)},
     )
