@@ -140,6 +140,16 @@ def _content(spec: RenderSpec, product: Product) -> tuple[tuple[str, ...], dict]
     return bands, {"channels": channels, "color_table": spec.color_table()}
 
 
+def check_rendering(spec: RenderSpec, product: Product) -> None:
+    """SpecError unless ``spec`` can be rendered from ``product``: the checks of
+    :func:`plan_rendering` that open no band file (level, bands, area and size, SCL), cheap
+    enough to run on every rendering of a request."""
+    check_preset_level(spec, product)
+    _content(spec, product)
+    layout = plan_layout(spec, product)
+    scl_files(product, layout.resolution, spec.cloud_mask)
+
+
 def plan_rendering(
     spec: RenderSpec, out_dir: str | Path, *, product: Product | None = None
 ) -> RenderPlan:

@@ -4,14 +4,13 @@ A spec is ``{"resolution", "bands", "bbox", "bbox_crs", "stretch", "gamma", "for
 ``bands`` or instead ``preset``, ``expressions`` or ``expression`` (+ ``colormap``,
 ``value_range``), and optionally ``stretch_scope``, ``cloud_mask``, ``cloud_dilation``,
 ``geometry``, ``crs``, ``max_size``, ``width``, ``height``. It is validated against the product
-when a job is created (the core plans it), and turned into a core :class:`RenderSpec` when the
-dispatcher submits it.
+when a job is created (core.render.check_rendering), and turned into a core
+:class:`RenderSpec` when the dispatcher submits it.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from s2render.core.errors import S2RenderError, SpecError
 from s2render.core.masks import parse_scl_classes
 from s2render.core.presets import get_preset
 from s2render.core.product import Product, open_product
-from s2render.core.render import RenderSpec, plan_rendering
+from s2render.core.render import RenderSpec, check_rendering
 from s2render.core.spec import spec_from_request
 from s2render.core.stretch import SCOPES, parse_stretch
 from s2render.web.errors import FieldError
@@ -65,9 +64,8 @@ def normalize_spec(raw: dict[str, Any], product_location: str, *, prefix: str = 
         render = to_render_spec(spec, product_location, name="check")
         if spec["bbox"] is not None:
             check_area(product, spec["bbox"], spec["bbox_crs"], resolution)
-        # The core's own plan: bands of expressions and presets, level, area, size, SCL.
-        with tempfile.TemporaryDirectory() as scratch:
-            plan_rendering(render, scratch, product=product)
+        # The core's own checks: bands of expressions and presets, level, area, size, SCL.
+        check_rendering(render, product)
     except S2RenderError as exc:
         raise fail(_field_of(getattr(exc, "field", None), spec), str(exc)) from None
     return spec
