@@ -48,6 +48,11 @@ def test_thumbnail_and_stac_item_sit_beside_the_image_until_the_job_is_deleted(
         assert not Path(asset.href).is_absolute()
         assert (image.parent / asset.href).is_file(), asset.href
 
+    results = pystac.ItemCollection.from_dict(
+        json.loads(content(api.get(path_of(job["links"]["results"]))))
+    )
+    assert results.items[0].assets["thumbnail"].href == rendering["links"]["thumbnail"]
+
     assert api.delete(path_of(job["links"]["self"])).status_code == 204
     assert not any(p.exists() for p in [image, *companions])
 

@@ -2,8 +2,9 @@
 
 One Item per finished rendering: its footprint in lon/lat from the sidecar's bounds and CRS,
 its time the product's sensing time, the processing record as ``s2render:*`` properties, and
-two assets — the image (download URL) and the sidecar. Only STAC core fields and our own
-prefixed properties are used, so items validate against the core schema alone (offline).
+three assets — the image (download URL), the sidecar and the thumbnail. Only STAC core fields
+and our own prefixed properties are used, so items validate against the core schema alone
+(offline).
 """
 
 from __future__ import annotations
@@ -92,6 +93,15 @@ def rendering_item(job: Job, rendering: Rendering, sidecar: dict, url_for: UrlFo
             media_type=pystac.MediaType.JSON,
             roles=["metadata"],
             title="s2render processing record",
+        ),
+    )
+    item.add_asset(
+        "thumbnail",
+        pystac.Asset(
+            href=url_for(rendering, "thumbnail"),
+            media_type=pystac.MediaType.PNG,
+            roles=["thumbnail"],
+            title="RGBA thumbnail, at most 256 px",
         ),
     )
     return item
