@@ -20,6 +20,7 @@ from s2render.web.api.v1.stac import job_item_collection
 from s2render.web.api.v1.views import JOB_UUID, JobViewMixin, errors
 from s2render.web.errors import StateError
 from s2render.web.jobs import selectors
+from s2render.web.jobs.contact import job_contact_sheet
 from s2render.web.jobs.models import Rendering, Status
 
 INDEX = OpenApiParameter("index", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -166,3 +167,18 @@ class JobArchiveView(JobViewMixin, GenericAPIView):
         response = StreamingHttpResponse(zip_stream(files), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="job-{job.uuid}.zip"'
         return response
+
+
+@extend_schema(parameters=[JOB_UUID])
+class JobContactSheetView(JobViewMixin, GenericAPIView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = IgnoreAccept
+
+    @extend_schema(
+        summary="One PNG with every ended rendering's thumbnail side by side, labelled",
+        description="Failed renderings are grey cells marked 'failed'; 409 while none has ended.",
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **errors(404, 409)},
+    )
+    def get(self, request: Request, job_uuid: str) -> FileResponse:
+        path = job_contact_sheet(job=self.get_object())
+        return FileResponse(path.open("rb"), content_type="image/png", filename=path.name)

@@ -179,6 +179,9 @@ class JobLinksSerializer(serializers.Serializer):
     retry = serializers.URLField()
     results = serializers.URLField(help_text="STAC ItemCollection of the finished renderings.")
     archive = serializers.URLField(help_text="Zip of every finished image and its sidecar.")
+    contact_sheet = serializers.URLField(
+        help_text="PNG with every ended rendering's thumbnail side by side, labelled."
+    )
 
 
 class CountsSerializer(serializers.Serializer):
@@ -233,6 +236,7 @@ class JobSerializer(serializers.ModelSerializer):
             "self": absolute(request, "job-detail", job_uuid=job.uuid),
             "renderings": absolute(request, "rendering-list", job_uuid=job.uuid),
             **{name: absolute(request, f"job-{name}", job_uuid=job.uuid) for name in names},
+            "contact_sheet": absolute(request, "job-contact-sheet", job_uuid=job.uuid),
         }
 
 

@@ -35,6 +35,7 @@ urlpatterns = [
     path(JOB + "retry/", views.JobRetryView.as_view(), name="job-retry"),
     path(JOB + "results/", outputs.JobResultsView.as_view(), name="job-results"),
     path(JOB + "archive/", outputs.JobArchiveView.as_view(), name="job-archive"),
+    path(JOB + "contact-sheet/", outputs.JobContactSheetView.as_view(), name="job-contact-sheet"),
     path(JOB + "renderings/", outputs.RenderingListView.as_view(), name="rendering-list"),
     path(RENDERING, outputs.RenderingDetailView.as_view(), name="rendering-detail"),
     path(
