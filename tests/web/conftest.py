@@ -198,6 +198,22 @@ def pytest_configure(config) -> None:
         "own_database: the test runs its own database, not the configured test database "
         "(the PostgreSQL run of `make test` leaves it out)",
     )
+    config.addinivalue_line(
+        "markers",
+        "postgresql_only: the behaviour under test exists on PostgreSQL only (the SQLite run of "
+        "`make test` leaves it out; the PostgreSQL run runs it)",
+    )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Leave out (deselect, not skip) PostgreSQL-only tests when the database is not PostgreSQL:
+    `make test` runs them in its PostgreSQL run."""
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    kept = [item for item in items if item.get_closest_marker("postgresql_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
 
 
 def pytest_report_header(config) -> str:

@@ -221,9 +221,7 @@ def test_a_stalled_dispatcher_presumed_dead_cannot_replace_or_remove_what_its_su
     assert "Traceback" not in log_of(first) + log_of(second)
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="cuts server-side connections: PostgreSQL run"
-)
+@pytest.mark.postgresql_only  # cuts server-side connections
 def test_a_dispatcher_whose_database_connections_are_cut_carries_on(job, start_dispatcher_process):
     proc = start_dispatcher_process(S2RENDER_DISPATCHER_CAPACITY="1")
     name_of(proc)
