@@ -142,15 +142,20 @@ def test_results_are_a_valid_stac_item_collection(api, finished_job, product, de
     assert tile[1] < s <= as_ < an <= n < tile[3]
 
 
-def test_archive_holds_every_image_and_sidecar_and_each_decodes(api, finished_job, tmp_path):
+def test_archive_holds_every_image_and_its_companions_and_each_decodes(api, finished_job, tmp_path):
     response = api.get(path_of(finished_job["links"]["archive"]))
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert f"job-{finished_job['id']}.zip" in response["Content-Disposition"]
     files = unzip(response, tmp_path)
     names = [r["file_name"] for r in finished_job["renderings"]]
-    assert [p.name for p in files] == [n for name in names for n in (name, name + ".json")]
+    suffixes = ("", ".json", ".thumb.png", ".stac.json")
+    assert [p.name for p in files] == [name + s for name in names for s in suffixes]
     for path in files:
-        if path.suffix == ".json":
+        if path.name.endswith(".stac.json"):
+            item = pystac.Item.from_dict(json.loads(path.read_text()))
+            for asset in item.assets.values():  # relative hrefs resolve inside the zip
+                assert (path.parent / asset.href).is_file(), asset.href
+        elif path.suffix == ".json":
             assert json.loads(path.read_text())["file"] == path.stem
         else:
             pixels, _ = decode(path)

@@ -151,7 +151,7 @@ class JobArchiveView(JobViewMixin, GenericAPIView):
     content_negotiation_class = IgnoreAccept
 
     @extend_schema(
-        summary="Every finished image of the job and its sidecar, as one zip",
+        summary="Every finished image with its sidecar, thumbnail and STAC item, as one zip",
         description="Streamed while it is written; 409 when no rendering has finished.",
         responses={(200, "application/zip"): OpenApiTypes.BINARY, **errors(404, 409)},
     )
@@ -160,8 +160,14 @@ class JobArchiveView(JobViewMixin, GenericAPIView):
         files = []
         for rendering in job.renderings.all():
             if rendering.status == Status.FINISHED:
-                files.append(selectors.rendering_file(rendering, "output"))
+                image = selectors.rendering_file(rendering, "output")
+                files.append(image)
                 files.append(selectors.rendering_file(rendering, "sidecar"))
+                # Its thumbnail and STAC item too: the item's relative hrefs resolve in the zip.
+                for suffix in (".thumb.png", ".stac.json"):
+                    companion = image.with_name(image.name + suffix)
+                    if companion.is_file():
+                        files.append(companion)
         if not files:
             raise StateError(f"job {job.uuid} has no finished rendering to put in an archive")
         response = StreamingHttpResponse(zip_stream(files), content_type="application/zip")
