@@ -64,8 +64,9 @@ class Layout:
     area_pixels: int | None = None  # output pixels inside the polygon
 
 
-def plan_layout(spec: RenderSpec, product: Product) -> Layout:
-    """The output grid of ``spec`` over ``product``."""
+def plan_layout(spec: RenderSpec, product: Product, *, count_pixels: bool = True) -> Layout:
+    """The output grid of ``spec`` over ``product``. ``count_pixels=False`` leaves out counting
+    the pixels inside an area polygon (a rasterisation of the whole output: checks skip it)."""
     grid = product.grid(spec.resolution)
     by_product = spec.bbox_crs.lower() == "product"
     area_crs = product.crs if by_product else to_crs(spec.bbox_crs, "bbox_crs")
@@ -78,11 +79,20 @@ def plan_layout(spec: RenderSpec, product: Product) -> Layout:
         size = output_size(spec, natural, bounds)
         if size == natural:
             return _finish(
-                spec, area, grid, window, spec.resolution, area_crs, on_product_grid=True
+                spec,
+                area,
+                grid,
+                window,
+                spec.resolution,
+                area_crs,
+                count_pixels=count_pixels,
+                on_product_grid=True,
             )
         out = _grid_over(product.crs, bounds, size)
         resolution = min(out.transform.a, -out.transform.e)
-        return _finish(spec, area, out, _whole(out), resolution, area_crs)
+        return _finish(
+            spec, area, out, _whole(out), resolution, area_crs, count_pixels=count_pixels
+        )
     # Another CRS: GDAL's suggested pixel size for the product window, over the area's bounds.
     source_bounds = rasterio.windows.bounds(window, grid.transform)
     suggested, _, _ = calculate_default_transform(
@@ -99,7 +109,14 @@ def plan_layout(spec: RenderSpec, product: Product) -> Layout:
     ratio = min(out.transform.a / res_x, -out.transform.e / res_y)
     resolution = spec.resolution * ratio
     return _finish(
-        spec, area, out, _whole(out), resolution, area_crs, source_grid=product.grid(resolution)
+        spec,
+        area,
+        out,
+        _whole(out),
+        resolution,
+        area_crs,
+        count_pixels=count_pixels,
+        source_grid=product.grid(resolution),
     )
 
 
@@ -173,6 +190,7 @@ def _finish(
     resolution: float,
     area_crs: CRS,
     *,
+    count_pixels: bool,
     on_product_grid: bool = False,
     source_grid: Grid | None = None,
 ) -> Layout:
@@ -180,9 +198,10 @@ def _finish(
     inside = None
     if spec.geometry is not None:
         geometry = geometry_in_crs(spec.geometry, area_crs, grid.crs)
-        inside = count_inside(geometry, grid, window)
-        assert area is not None
-        area["pixels_inside"] = inside
+        if count_pixels:
+            inside = count_inside(geometry, grid, window)
+            assert area is not None
+            area["pixels_inside"] = inside
     output = {
         "crs": grid.crs.to_string(),
         "max_size": spec.max_size,

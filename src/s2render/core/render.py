@@ -146,7 +146,7 @@ def check_rendering(spec: RenderSpec, product: Product) -> None:
     enough to run on every rendering of a request."""
     check_preset_level(spec, product)
     _content(spec, product)
-    layout = plan_layout(spec, product)
+    layout = plan_layout(spec, product, count_pixels=False)
     scl_files(product, layout.resolution, spec.cloud_mask)
 
 
