@@ -186,6 +186,20 @@ def compose_values_strip(
     else:
         rgba, low, high = _composited(plan, strip, bands, shown, ranges)
     valid = int(np.count_nonzero(rgba[..., 3]))
+    return store_strip(plan, strip, rgba, valid, low, high, hidden, start)
+
+
+def store_strip(
+    plan: RenderPlan,
+    strip: int,
+    rgba: np.ndarray,
+    valid: int,
+    low: tuple[int, ...],
+    high: tuple[int, ...],
+    hidden: Hidden,
+    start: float,
+) -> StripResult:
+    """Write a composed strip into the canvas and count it (every rendering kind ends here)."""
     write_strip(plan, strip, rgba)
     return StripResult(
         rgba.shape[0],

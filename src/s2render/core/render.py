@@ -35,8 +35,8 @@ from s2render.core.compose import (
     compose_values_strip,
     hidden_pixels,
     split_arrays,
+    store_strip,
     strip_statistics,
-    write_strip,
 )
 from s2render.core.encode import CANVAS_BANDS, OutputFormat
 from s2render.core.errors import RenderError, SpecError
@@ -340,18 +340,7 @@ def compose_strip(
     # Share of valid pixels at either end of the 8-bit range (no-data pixels are all 0).
     low = tuple(int(np.count_nonzero(rgba[..., c] == 0)) - invalid for c in range(3))
     high = tuple(int(np.count_nonzero(rgba[..., c] == 255)) for c in range(3))
-    write_strip(plan, strip, rgba)
-    return StripResult(
-        rows,
-        n_valid,
-        low,
-        high,
-        time.perf_counter() - start,
-        saturated=hidden.saturated,
-        masked=hidden.masked,
-        cloudy=hidden.cloudy,
-        data=hidden.data,
-    )
+    return store_strip(plan, strip, rgba, n_valid, low, high, hidden, start)
 
 
 def render(
