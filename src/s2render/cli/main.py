@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "serve": "serve",
     "dispatcher": "dispatcher",
     "manage": "manage",
+    "search": "search",
 }
 
 

@@ -37,3 +37,12 @@ class AreaError(SpecError):
 
 class RenderError(S2RenderError, RuntimeError):
     """A rendering failed while reading, computing or writing."""
+
+
+class SearchError(S2RenderError, ValueError):
+    """A catalog search is malformed (bbox, dates, cloud cover) or its URL is not a STAC catalog."""
+
+    def __init__(self, message: str, *, value: object = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.value = value
+        self.hint = hint
