@@ -82,7 +82,7 @@ class Product:
     """What one Sentinel-2 product holds. Build it with :func:`open_product`."""
 
     path: str
-    kind: str  # "safe" | "zip" | "folder"
+    kind: str  # "safe" | "zip" | "folder" | "stac"
     level: str
     product_id: str
     mission: str | None
@@ -177,11 +177,16 @@ def _band_order(band: str) -> int:
 
 
 def open_product(path: str | Path, *, offset: int | None = None) -> Product:
-    """Open a product: a SAFE folder, a zip holding one, its MTD XML, or a bare band folder.
+    """Open a product: a SAFE folder, a zip holding one, its MTD XML, a bare band folder, or a
+    STAC Item (an http(s) URL or a ``.json`` Feature; see core.stac_product).
 
     ``offset`` overrides the radiometric offset of every spectral band (for products without
     metadata, whose convention the caller knows).
     """
+    from s2render.core.stac_product import is_stac_source, open_stac_item  # imports reader
+
+    if is_stac_source(path):
+        return open_stac_item(str(path), offset_override=offset)
     p = Path(path)
     if not p.exists():
         raise ProductError(f"product path {str(path)!r} does not exist")

@@ -19,7 +19,7 @@ from rasterio.warp import transform_bounds
 from s2render.core.masks import CLOUD_CLASSES, COVER_RESOLUTION, classes_in
 from s2render.core.plan import RenderPlan, StripResult
 from s2render.core.product import BandFile, Grid
-from s2render.core.reader import read_window
+from s2render.core.reader import read_env, read_window
 
 
 def percent(part: int, whole: int) -> float:
@@ -30,7 +30,7 @@ def cloud_cover(scl: BandFile, plan: RenderPlan) -> tuple[float, int]:
     """Cloudy share (%) of the SCL pixels with data over the rendering's area, read at 60 m
     (nearest), and the number of those pixels."""
     bounds = rasterio.windows.bounds(plan.window, plan.grid.transform)
-    with rasterio.open(scl.path) as src:
+    with read_env(scl.path), rasterio.open(scl.path) as src:
         crs = src.crs or plan.grid.crs
     if crs != plan.grid.crs:  # an output in another CRS: its area in the product's
         bounds = transform_bounds(plan.grid.crs, crs, *bounds, densify_pts=21)

@@ -43,6 +43,34 @@ _EPS = 1e-6
 # decodes on one thread; parallelism comes from running reads side by side.
 _READ_OPTIONS = {"GDAL_NUM_THREADS": "1"}
 
+# Band files reached over the network (/vsicurl/ for http(s), /vsis3/...): no directory listing
+# or sidecar probing on open, neighbouring ranges merged and fetched in one request, a block
+# cache per file, and retries of transient HTTP errors (GDAL "Configuration options", section
+# "Networking options"; GDAL COG driver docs, "Reading COGs over HTTP").
+REMOTE_PREFIXES = ("/vsicurl", "/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/")
+_REMOTE_OPTIONS = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "GDAL_HTTP_MULTIRANGE": "YES",
+    "VSI_CACHE": "TRUE",
+    "GDAL_HTTP_MAX_RETRY": "3",
+    "GDAL_HTTP_RETRY_DELAY": "1",
+}
+
+
+def read_env(path: str) -> rasterio.Env:
+    """The GDAL environment to open band file ``path`` in: one decoding thread, plus the
+    networking options when the file is remote. A ``/vsicurl?list_dir=no&url=...`` path
+    carries its own listing choice: sidecar files (``.aux.xml``) are looked up for it, for the
+    files whose georeferencing lives there (see core.stac_product)."""
+    if path.startswith("/vsicurl?"):
+        options = {k: v for k, v in _REMOTE_OPTIONS.items() if k != "GDAL_DISABLE_READDIR_ON_OPEN"}
+        return rasterio.Env(**_READ_OPTIONS, **options)
+    if path.startswith(REMOTE_PREFIXES):
+        return rasterio.Env(**_READ_OPTIONS, **_REMOTE_OPTIONS)
+    return rasterio.Env(**_READ_OPTIONS)
+
+
 # A reduced level serves a read when its pixels are at most 1 % coarser than the target's: GDAL's
 # own slack for non-nearest resampling (GDALBandGetBestOverviewLevel2, threshold 1.0 + 1e-2).
 LEVEL_TOLERANCE = 1.01
@@ -78,7 +106,7 @@ def open_level(path: str, level: int):
 
 
 def source_level(band_file: BandFile, level: int = 0) -> SourceLevel:
-    with rasterio.Env(**_READ_OPTIONS), open_level(band_file.path, level) as src:
+    with read_env(band_file.path), open_level(band_file.path, level) as src:
         return SourceLevel(band_file, level, src.transform, src.width, src.height)
 
 
@@ -97,7 +125,7 @@ def choose_source(product: Product, band: str, resolution: float) -> SourceLevel
     for (name, native), band_file in sorted(product.files.items()):
         if name != default.band or native > limit:
             continue
-        with rasterio.Env(**_READ_OPTIONS), rasterio.open(band_file.path) as src:
+        with read_env(band_file.path), rasterio.open(band_file.path) as src:
             res = float(src.transform.a)
             factors = [] if categorical else src.overviews(1)
         for level, factor in enumerate([1, *factors]):
@@ -160,7 +188,7 @@ def read_window(band_file: BandFile, grid: Grid, window: Window, *, level: int =
     does not cover are 0."""
     out_h, out_w = int(window.height), int(window.width)
     try:
-        with rasterio.Env(**_READ_OPTIONS), open_level(band_file.path, level) as src:
+        with read_env(band_file.path), open_level(band_file.path, level) as src:
             if src.crs is not None and src.crs != grid.crs:
                 raise RenderError(
                     f"{band_file.path} is in {src.crs}, the product grid in {grid.crs}; "
@@ -195,7 +223,7 @@ def read_warped(
     created (rasterio's, for arrays, trips on warning filters shared between threads). 0 = no
     data on both sides. Resampling as for a read at ``read_resolution`` metres."""
     try:
-        with rasterio.Env(**_READ_OPTIONS), open_level(band_file.path, level) as src:
+        with read_env(band_file.path), open_level(band_file.path, level) as src:
             resampling = resampling_for(band_file.band, src.transform.a, read_resolution)
             with WarpedVRT(
                 src,

@@ -47,7 +47,7 @@ from s2render.core.output import encode_jpeg_segment, finalize_rendering
 from s2render.core.plan import ReadRequest, RenderPlan, RenderResult, StripResult
 from s2render.core.presets import CATALOGUE_VERSION, get_preset, list_presets
 from s2render.core.product import BandFile, Product, open_product
-from s2render.core.reader import choose_source, describe_reads, read_request
+from s2render.core.reader import choose_source, describe_reads, read_env, read_request
 from s2render.core.spec import RenderSpec, spec_from_preset
 from s2render.core.statistics import PercentileRanges, reduce_histograms
 from s2render.core.stretch import build_lut
@@ -293,7 +293,7 @@ def _strips(
 
 
 def _tile_height(band_file: BandFile) -> int:
-    with rasterio.open(band_file.path) as src:
+    with read_env(band_file.path), rasterio.open(band_file.path) as src:
         return int(src.block_shapes[0][0])
 
 
