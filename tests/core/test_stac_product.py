@@ -30,6 +30,7 @@ from s2render.core.stac_product import (
     claimed_offset,
     decide_offset,
     gdal_path,
+    is_stac_source,
     item_identity,
     load_item,
     open_stac_item,
@@ -274,6 +275,22 @@ def test_identity_from_each_family(item_file, identity):
         got["tile"],
         got["baseline"],
     ) == identity
+
+
+def test_only_urls_and_json_features_are_stac_sources():
+    assert is_stac_source("https://earth-search.aws.element84.com/v1/collections/x/items/y")
+    assert is_stac_source(RKH_ITEM) and is_stac_source(str(NBJ_ITEM))
+    assert not is_stac_source(CATALOG / "catalog.json")  # a Catalog, not a Feature
+    assert not is_stac_source(RKH) and not is_stac_source(RKH / "B04.tif")
+
+
+def test_a_pystac_item_given_is_not_modified(rkh_served):
+    _, url = rkh_served
+    item = load_item(url)
+    before = item.to_dict(transform_hrefs=False)
+    product = open_stac_item(item)
+    assert product.files[("B04", 100)].resolution == 100
+    assert item.to_dict(transform_hrefs=False) == before
 
 
 # --- the offset decision (pure) ----------------------------------------------------------------

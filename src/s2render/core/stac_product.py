@@ -114,7 +114,7 @@ def load_item(source: StacSource) -> pystac.Item:
     """A STAC Item from a local JSON path, an http(s) URL or a dict, its self href set to where
     it was read from so that relative asset hrefs resolve (SOURCES.md 2b uses them)."""
     if isinstance(source, pystac.Item):
-        return source
+        return source.clone()  # resolving adds fields: leave the caller's item as it was
     location: str | None = None
     if isinstance(source, Mapping):
         data = dict(source)
