@@ -265,7 +265,8 @@ def decide_offset(
 
     Processing baseline < 04.00: none (DESIGN.md section 5). From 04.00 ESA's files carry
     BOA_ADD_OFFSET -1000, which earth-search v1 says it removed with
-    ``earthsearch:boa_offset_applied: true``; that flag wins over a contradicting
+    ``earthsearch:boa_offset_applied: true`` (Element 84's flag; items of the same weeks differ,
+    see the sertit/eoreader discussion #120); that flag wins over a contradicting
     ``raster:bands`` offset of -0.1 (SOURCES.md 2b: the 33TWL COGs are offset-free yet declare
     -0.1). Flag false or absent: the ``raster:bands`` offset x 10000 if given, else -1000.
     ``raster_offset`` is in reflectance units, as in the raster extension.
