@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from s2render.core.cdse import CdseConfig
 
 
 def _int(name: str) -> int | None:
@@ -107,4 +111,17 @@ def load_web_settings() -> WebSettings:
         dispatcher_capacity=_int("S2RENDER_DISPATCHER_CAPACITY") or 8,
         max_attempts=_int("S2RENDER_MAX_ATTEMPTS") or 3,
         debug=debug_enabled(),
+    )
+
+
+def load_cdse_config() -> CdseConfig:
+    """Copernicus Data Space credentials and endpoints (``s2render download``)."""
+    from s2render.core.cdse import CATALOGUE_URL, DOWNLOAD_URL, TOKEN_URL, CdseConfig
+
+    return CdseConfig(
+        username=os.environ.get("S2RENDER_CDSE_USERNAME", "").strip() or None,
+        password=os.environ.get("S2RENDER_CDSE_PASSWORD") or None,
+        token_url=os.environ.get("S2RENDER_CDSE_TOKEN_URL", "").strip() or TOKEN_URL,
+        catalogue_url=os.environ.get("S2RENDER_CDSE_CATALOGUE_URL", "").strip() or CATALOGUE_URL,
+        download_url=os.environ.get("S2RENDER_CDSE_DOWNLOAD_URL", "").strip() or DOWNLOAD_URL,
     )

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "legend": "legend",
     "demo-product": "demo_product",
     "demo": "demo",
+    "download": "download",
     "bench": "bench",
     "serve": "serve",
     "dispatcher": "dispatcher",

@@ -39,6 +39,14 @@ class RenderError(S2RenderError, RuntimeError):
     """A rendering failed while reading, computing or writing."""
 
 
+class DownloadError(S2RenderError, RuntimeError):
+    """A remote product cannot be found, fetched or verified."""
+
+
+class CredentialsError(DownloadError, PermissionError):
+    """The remote archive's credentials are missing or refused."""
+
+
 class SearchError(S2RenderError, ValueError):
     """A catalog search is malformed (bbox, dates, cloud cover) or its URL is not a STAC catalog."""
 
