@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from s2render.core.cdse import (
     CdseConfig,
@@ -182,6 +183,33 @@ def test_a_part_left_by_an_earlier_run_is_hashed_and_resumed(cdse, product, tmp_
     assert path.read_bytes() == product.body
     assert cdse.full_downloads == 0 and cdse.range_requests == 1
     assert cdse.bytes_sent == len(product.body) - have
+
+
+def test_a_download_cut_too_often_keeps_its_part_and_the_next_call_resumes(cdse, product, tmp_path):
+    cdse.cut_after, cdse.cuts = 3 * 8192 + 100, 3  # the client keeps whole 8 KiB chunks only
+    remote = find_product(cdse.config(), product.name)
+    with pytest.raises(DownloadError, match=r"failed 3 times.*broke after 73728 .*kept"):
+        download_product(cdse.config(retries=2), remote, tmp_path)
+    part = tmp_path / (zip_name(product.name) + ".part")
+    assert part.stat().st_size == 3 * 3 * 8192
+    assert not (tmp_path / zip_name(product.name)).exists()
+    path = download_product(cdse.config(), remote, tmp_path)
+    assert path.read_bytes() == product.body
+    assert cdse.full_downloads == 1 and cdse.range_requests == 3
+    assert not part.exists()
+
+
+def test_the_fake_redirect_crosses_hosts_so_requests_alone_would_lose_the_token(cdse, product):
+    form = {"grant_type": "password", "client_id": "cdse-public"}
+    form |= {"username": cdse.username, "password": cdse.password}
+    token = requests.post(cdse.token_url, data=form, timeout=10).json()["access_token"]
+    response = requests.get(
+        f"{cdse.download_url}/Products({product.id})/$value",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert [r.status_code for r in response.history] == [302]
+    assert response.status_code == 401  # requests dropped Authorization at the redirect
 
 
 def test_a_body_corrupted_once_is_rejected_and_downloaded_again(cdse, product, tmp_path):

@@ -12,7 +12,7 @@ It speaks the subset of the protocol s2render's client uses
   ``/zipper/…`` on *another host name* (``localhost``), where ``requests`` would drop the token;
   the zipper needs the token too and honours ``Range: bytes=N-``.
 
-Knobs inject faults (cut the first body after N bytes, corrupt bodies, refuse logins, reject the
+Knobs inject faults (cut the first bodies after N bytes, corrupt bodies, refuse logins, reject the
 first token, hold bodies until a gate opens); counters say what was served.
 """
 
@@ -118,7 +118,8 @@ class CdseServer:
     password: str = "s3cret"
     base_url: str = ""
     # knobs
-    cut_after: int | None = None  # the first body response stops after this many bytes
+    cut_after: int | None = None  # the first ``cuts`` body responses stop after this many bytes
+    cuts: int = 1
     corrupt: str = "never"  # "never" | "once" | "always": flip bytes in the body
     refuse_token: bool = False  # the token endpoint refuses every login
     reject_first_token: bool = False  # the first token issued is refused (as if it expired)
@@ -337,7 +338,7 @@ def _handler(state: CdseServer) -> type[BaseHTTPRequestHandler]:
                 state.range_requests += bool(header)
                 state.full_downloads += not header
                 corrupt = state.corrupt == "always" or (state.corrupt == "once" and first)
-                cut = state.cut_after if first else None
+                cut = state.cut_after if state._bodies_served <= state.cuts else None
             body = product.body[start:]
             if corrupt:
                 middle = len(body) // 2

@@ -383,12 +383,18 @@ def _fetch(
                 f"{response.text[:200]}"
             )
         with part.open(mode) as out:
-            for chunk in response.iter_content(config.chunk_size):
-                out.write(chunk)
-                digest.update(chunk)
-                have += len(chunk)
-                if progress:
-                    progress(have, remote.size)
+            try:
+                for chunk in response.iter_content(config.chunk_size):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    have += len(chunk)
+                    if progress:
+                        progress(have, remote.size)
+            except _NETWORK_ERRORS as exc:
+                raise _Retryable(
+                    f"the connection broke after {have} of {remote.size} bytes "
+                    f"({type(exc).__name__})"
+                ) from exc
     if have < remote.size:
         raise _Retryable(f"the connection closed after {have} of {remote.size} bytes")
     return digest.hexdigest()
