@@ -313,6 +313,14 @@ def test_a_refused_token_is_renewed_once(cdse, product, tmp_path):
     assert cdse.tokens_issued == 2
 
 
+@pytest.mark.parametrize(("expires_in", "tokens"), [(600, 1), (30, 2)])
+def test_a_token_is_reused_until_it_expires(cdse, product, tmp_path, expires_in, tokens):
+    cdse.expires_in, cdse.cut_after = expires_in, len(product.body) // 3  # two requests
+    remote = find_product(cdse.config(), product.name)
+    download_product(cdse.config(), remote, tmp_path)
+    assert cdse.body_requests == 2 and cdse.tokens_issued == tokens
+
+
 def test_progress_reaches_the_total(cdse, product, tmp_path):
     calls: list[tuple[int, int]] = []
     remote = find_product(cdse.config(), product.name)
