@@ -22,6 +22,39 @@ def _int(name: str) -> int | None:
         raise SystemExit(f"{name}={value!r} must be an integer") from None
 
 
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1e3,
+    "KB": 1e3,
+    "M": 1e6,
+    "MB": 1e6,
+    "G": 1e9,
+    "GB": 1e9,
+    "T": 1e12,
+    "TB": 1e12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+
+
+def _bytes(name: str) -> int | None:
+    """A size such as ``50GB``, ``500MiB`` or ``1000000`` (bytes); unset: None."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    number = value.rstrip("BbKkMmGgTtIi ")
+    unit = value[len(number) :].strip().upper()
+    try:
+        return int(float(number) * _UNITS[unit])
+    except (ValueError, KeyError):
+        raise SystemExit(
+            f"{name}={value!r} must be a size such as 50GB, 500MiB or 1000000"
+        ) from None
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if not value:
@@ -90,6 +123,7 @@ class WebSettings:
     dispatcher_stale: float  # a dispatcher silent for this long is presumed dead
     dispatcher_capacity: int  # renderings one dispatcher keeps in flight
     max_attempts: int  # times a rendering is started before it is given up
+    download_cap: int | None  # bytes the downloaded products may take; None: no cap
     debug: bool
 
 
@@ -110,6 +144,7 @@ def load_web_settings() -> WebSettings:
         dispatcher_stale=_float("S2RENDER_DISPATCHER_STALE", 30.0),
         dispatcher_capacity=_int("S2RENDER_DISPATCHER_CAPACITY") or 8,
         max_attempts=_int("S2RENDER_MAX_ATTEMPTS") or 3,
+        download_cap=_bytes("S2RENDER_DOWNLOAD_CAP"),
         debug=debug_enabled(),
     )
 

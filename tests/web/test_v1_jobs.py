@@ -14,6 +14,7 @@ JOB_FIELDS = [
     "status",
     "progress",
     "counts",
+    "downloads",
     "created",
     "updated",
     "started",

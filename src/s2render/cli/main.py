@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "dispatcher": "dispatcher",
     "manage": "manage",
     "search": "search",
+    "products": "products",
 }
 
 

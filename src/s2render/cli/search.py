@@ -81,6 +81,11 @@ def _rows(summaries) -> list[tuple[str, ...]]:
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most N items."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of item summaries.")
+@click.option(
+    "--register",
+    is_flag=True,
+    help="Register every item found in the product registry (as `products register` does).",
+)
 def command(
     url: str,
     bbox: tuple[float, float, float, float] | None,
@@ -89,6 +94,7 @@ def command(
     collections: tuple[str, ...],
     limit: int,
     as_json: bool,
+    register: bool,
 ) -> None:
     """Search URL, a STAC API landing page or a static catalog (URL or path), for items."""
     items = search_items(
@@ -101,6 +107,8 @@ def command(
         limit=limit,
     )
     summaries = [summarize_item(item) for item in items]
+    if register:
+        _register(items)
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in summaries], indent=2))
         return
@@ -112,3 +120,28 @@ def command(
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         click.echo("  ".join([*cells, row[-1]]))
+
+
+def _register(items) -> None:
+    """Register the items: by URL when they have one (the registry keeps where they came
+    from), otherwise as documents with absolute asset paths (a local catalogue)."""
+    from s2render.web.bootstrap import prepare, setup_django
+
+    setup_django()
+    prepare(demo=False, scan=False)
+    from s2render.web.errors import FieldError
+    from s2render.web.products.services import product_register_stac
+
+    for item in items:
+        href = item.get_self_href() or ""
+        if href.startswith(("http://", "https://")):
+            source: str | dict = href
+        else:
+            item.make_asset_hrefs_absolute()
+            source = item.to_dict()
+        try:
+            product = product_register_stac(item=source)
+        except FieldError as exc:
+            click.echo(f"not registered  {item.id}: {exc.message}", err=True)
+            continue
+        click.echo(f"registered  {product.name}  (id {product.pk})", err=True)

@@ -18,8 +18,9 @@ def setup_django() -> None:
     django.setup()
 
 
-def prepare(*, demo: bool = True) -> None:
-    """Migrate the database and, on the embedded default, make and register the demo product."""
+def prepare(*, demo: bool = True, scan: bool = True) -> None:
+    """Migrate the database; on the embedded default, make and register the demo product; with
+    ``scan``, register every product under the data root (what does not parse is logged)."""
     from django.conf import settings
     from django.core.management import call_command
 
@@ -35,3 +36,13 @@ def prepare(*, demo: bool = True) -> None:
         from s2render.web.products.services import default_product
 
         default_product()
+    if scan:
+        from s2render.web.products.services import product_scan
+
+        report = product_scan()
+        log.info(
+            "start-up scan of %s: %d products registered, %d skipped",
+            settings.DATA_DIR,
+            len(report.registered),
+            len(report.skipped),
+        )

@@ -24,6 +24,8 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import Future as ThreadFuture
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from s2render.execution.batch import describe_error, plan_batch, submit_batch
 from s2render.web.jobs import services
 from s2render.web.jobs.models import Dispatcher, Rendering, Status
 from s2render.web.jobs.specs import job_output_dir, output_name, to_render_spec
+from s2render.web.products import downloads
+from s2render.web.products.models import ProductSource, ProductState
 
 log = logging.getLogger("s2render.dispatcher")
 # What finalize_rendering writes beside an image (core.output.companion), in the order they are
@@ -66,6 +70,7 @@ class DispatcherConfig:
     capacity: int = 8
     stale: float = 30.0
     max_attempts: int = 3
+    fetches: int = 2  # remote products downloaded at once
     name: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     )
@@ -79,6 +84,10 @@ class JobDispatcher:
         self.config = config
         self.name = config.name
         self.inflight: dict[Future, _InFlight] = {}
+        # Remote products being fetched for queued renderings, by product id: downloads run on
+        # the dispatcher's threads (network-bound), not on the Dask workers.
+        self.fetching: dict[int, ThreadFuture] = {}
+        self._fetch_pool = ThreadPoolExecutor(config.fetches, thread_name_prefix="fetch")
         self._last_beat = -math.inf
         self._last_recover = -math.inf  # the first step re-queues what dead peers left
 
@@ -116,6 +125,8 @@ class JobDispatcher:
         for work_dir in {item.work_dir for item in self.inflight.values()}:
             shutil.rmtree(work_dir, ignore_errors=True)
         self.inflight.clear()
+        # A download in progress finishes (its row must not stay "fetching"); nothing new starts.
+        self._fetch_pool.shutdown(wait=True, cancel_futures=True)
         services.dispatcher_unregister(name=self.name)
         log.info("dispatcher %s stopped", self.name)
 
@@ -131,8 +142,9 @@ class JobDispatcher:
             self._last_recover = now
         harvested = self.harvest()
         self.drop_withdrawn()
+        fetched = self.fetch()
         claimed = self.claim()
-        return bool(harvested or claimed)
+        return bool(harvested or claimed or fetched)
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -202,6 +214,40 @@ class JobDispatcher:
                 del self.inflight[future]
                 self._discard(item)
                 log.info("rendering %s: claim %s withdrawn; stopped", item.rendering_id, item.claim)
+
+    def fetch(self) -> int:
+        """Fetch the remote products queued renderings wait for (one download per product);
+        fail the renderings of a product that cannot come. Returns the changes made."""
+        changes = 0
+        for product_id, future in list(self.fetching.items()):
+            if not future.done():
+                continue
+            del self.fetching[product_id]
+            changes += 1
+            row = future.result()
+            if row.state != ProductState.AVAILABLE:
+                failed = services.renderings_fail_waiting(
+                    product_id=product_id, error=f"fetching {row.name} failed: {row.error}"
+                )
+                log.warning("fetch of %s failed; %d renderings failed", row.name, failed)
+        for row in downloads.products_awaited():
+            if row.pk in self.fetching:
+                continue
+            if row.source == ProductSource.REMOTE and row.state == ProductState.FETCHING:
+                if not downloads.fetch_abandoned(row):
+                    continue  # another dispatcher fetches it
+                row.state = ProductState.MISSING
+            if row.source == ProductSource.REMOTE and row.state == ProductState.MISSING:
+                self.fetching[row.pk] = self._fetch_pool.submit(_fetch_product, row.pk)
+                log.info("fetching %s for queued renderings", row.name)
+            else:
+                services.renderings_fail_waiting(
+                    product_id=row.pk,
+                    error=f"product {row.name} is {row.state}: its files are gone from "
+                    f"{row.location}; put them back and register it again",
+                )
+            changes += 1
+        return changes
 
     def claim(self) -> int:
         free = self.config.capacity - len(self.inflight)
@@ -292,6 +338,14 @@ class JobDispatcher:
             if name != self.name and not _pid_alive(pid):
                 dead.append(name)
         return dead
+
+
+def _fetch_product(product_id: int):
+    """Fetch on a pool thread, with the thread's own database connection closed after."""
+    try:
+        return downloads.product_fetch(product_id=product_id)
+    finally:
+        connections.close_all()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -105,6 +105,27 @@ def job_summary(job: Job) -> dict[str, Any]:
     }
 
 
+def job_downloads(job: Job) -> list[dict[str, Any]]:
+    """The remote products this job's renderings still wait for, with download progress."""
+    waiting = [
+        r.product
+        for r in job.renderings.all()
+        if r.status in (Status.CREATED, Status.QUEUED) and r.product.state != "available"
+    ]
+    seen: dict[int, dict[str, Any]] = {}
+    for product in waiting:
+        total = product.size_bytes
+        seen[product.pk] = {
+            "product": product.name,
+            "state": product.state,
+            "bytes_done": product.bytes_done,
+            "bytes_total": total,
+            "percent": round(100.0 * product.bytes_done / total, 1) if total else None,
+            "error": product.error,
+        }
+    return list(seen.values())
+
+
 def rendering_sidecar(rendering: Rendering) -> dict[str, Any]:
     """The sidecar document of a finished rendering ({} when there is none or it is gone)."""
     if rendering.status != Status.FINISHED or not rendering.sidecar:

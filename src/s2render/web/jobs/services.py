@@ -26,8 +26,8 @@ from django.utils import timezone
 from s2render.core.output import companion
 from s2render.web.errors import StateError
 from s2render.web.jobs.models import ACTIVE, ENDED, Dispatcher, Job, Rendering, Status
-from s2render.web.jobs.specs import job_output_dir, normalize_spec
-from s2render.web.products.models import Product
+from s2render.web.jobs.specs import job_output_dir, normalize_spec, standin_product
+from s2render.web.products.models import Product, ProductSource, ProductState
 
 log = logging.getLogger("s2render.jobs")
 
@@ -174,10 +174,17 @@ def job_delete(*, job: Job) -> None:
 
 
 def _checked_specs(renderings: Sequence[tuple[Product, dict]]) -> list[tuple[Product, dict]]:
-    return [
-        (product, normalize_spec(raw, product.location, prefix=f"renderings[{i}]."))
-        for i, (product, raw) in enumerate(renderings)
-    ]
+    checked = []
+    for i, (product, raw) in enumerate(renderings):
+        # A remote product not fetched yet is checked against what its level holds; the
+        # dispatcher fetches it before the rendering runs (and the core checks it again then).
+        unfetched = (
+            product.source == ProductSource.REMOTE and product.state != ProductState.AVAILABLE
+        )
+        standin = standin_product(product) if unfetched else None
+        spec = normalize_spec(raw, product.location, prefix=f"renderings[{i}].", product=standin)
+        checked.append((product, spec))
+    return checked
 
 
 def _locked(job: Job) -> Job:
@@ -247,7 +254,10 @@ def rendering_claim(*, dispatcher: str, limit: int) -> tuple[str, list[Rendering
     fresh token, so a rendering goes to exactly one dispatcher on SQLite and PostgreSQL alike.
     """
     token = uuid.uuid4().hex
-    queued = Rendering.objects.filter(status=Status.QUEUED).order_by("queued_at", "id")
+    # Only renderings whose product is there: a remote one waits while the dispatcher fetches it.
+    queued = Rendering.objects.filter(
+        status=Status.QUEUED, product__state=ProductState.AVAILABLE
+    ).order_by("queued_at", "id")
     with transaction.atomic():
         # Jobs of the oldest few queued renderings: enough to find work beside busy jobs.
         job_ids = set(queued.values_list("job_id", flat=True)[: 4 * limit])
@@ -275,6 +285,8 @@ def rendering_claim(*, dispatcher: str, limit: int) -> tuple[str, list[Rendering
         for job in jobs:
             if any(r.job_id == job.pk for r in claimed):
                 _refresh(job)
+        used = {r.product_id for r in claimed}
+        Product.objects.filter(pk__in=used).update(last_used_at=timezone.now())  # for LRU eviction
     return token, claimed
 
 
@@ -286,7 +298,9 @@ def rendering_claim_job(*, dispatcher: str, claim: str, job_id: int) -> list[Ren
     with transaction.atomic():
         if not Job.objects.filter(pk=job_id).select_for_update().exists():
             return []
-        rest = Rendering.objects.filter(job_id=job_id, status=Status.QUEUED)
+        rest = Rendering.objects.filter(
+            job_id=job_id, status=Status.QUEUED, product__state=ProductState.AVAILABLE
+        )
         ids = list(rest.values_list("id", flat=True))
         if not ids:
             return []
@@ -326,6 +340,18 @@ def rendering_complete(*, rendering_id: int, claim: str, result: dict[str, Any])
 def rendering_fail(*, rendering_id: int, claim: str, error: str) -> bool:
     """Record a failed rendering; False if the claim no longer holds."""
     return _finish(rendering_id, claim, status=Status.ERROR, error=error[:4000])
+
+
+def renderings_fail_waiting(*, product_id: int, error: str) -> int:
+    """Fail the queued renderings of a product that cannot be had (its fetch failed, or its
+    files are gone), so their jobs end instead of waiting forever; ``retry`` queues them again."""
+    with transaction.atomic():
+        rows = Rendering.objects.filter(product_id=product_id, status=Status.QUEUED)
+        jobs = _locked_jobs(rows.values_list("job_id", flat=True))
+        count = rows.update(status=Status.ERROR, error=error[:4000], finished_at=timezone.now())
+        for job in jobs:
+            _refresh(job)
+    return count
 
 
 def rendering_release(*, claim: str, rendering_ids: Sequence[int] | None = None) -> int:

@@ -41,13 +41,64 @@ def open_registered(location: str) -> Product:
         raise FieldError("product", f"the product's files are gone from {location}") from None
 
 
-def normalize_spec(raw: dict[str, Any], product_location: str, *, prefix: str = "") -> dict:
+def standin_product(row) -> Product:
+    """What a remote product not fetched yet will hold, from its level and name: the ESA layout
+    of its level (L2A folders per PSD, L1C bands at native resolution) on its MGRS tile's UTM
+    zone, over its footprint. Job specs are checked against it; the real product is checked
+    again when the rendering runs."""
+    from rasterio.crs import CRS
+    from rasterio.warp import transform_bounds
+
+    from s2render.core.bands import BANDS, RESOLUTIONS, l2a_native_bands
+    from s2render.core.product import BandFile
+
+    files: dict[tuple[str, int], BandFile] = {}
+    for res in RESOLUTIONS:
+        if row.level == "L2A":
+            names = l2a_native_bands(res, row.baseline or None)
+        else:
+            names = tuple(
+                b.name for b in BANDS.values() if b.spectral and b.native_resolution == res
+            )
+        for name in names:
+            files[(name, res)] = BandFile(name, res, f"/remote/{row.name}/{name}_{res}m")
+    zone = int(row.tile[:2]) if row.tile[:2].isdigit() else 33
+    north = not row.tile or row.tile[2:3].upper() >= "N"
+    crs = CRS.from_epsg((32600 if north else 32700) + zone)
+    if row.west is not None:
+        bounds = transform_bounds("EPSG:4326", crs, row.west, row.south, row.east, row.north)
+    else:  # no footprint: a whole MGRS tile's size (109.8 km) at an arbitrary place
+        bounds = (300000.0, 4890240.0, 409800.0, 5000040.0)
+    return Product(
+        path=row.location,
+        kind="remote",
+        level=row.level,
+        product_id=row.name,
+        mission=row.mission or None,
+        tile=row.tile or None,
+        sensing_time=row.sensed_at,
+        baseline=row.baseline or None,
+        cloud_cover=row.cloud_cover,
+        footprint=row.footprint,
+        crs=crs,
+        bounds=tuple(bounds),
+        files=files,
+    )
+
+
+def normalize_spec(
+    raw: dict[str, Any],
+    product_location: str,
+    *,
+    prefix: str = "",
+    product: Product | None = None,
+) -> dict:
     """Check ``raw`` against the product; return the spec to store, or raise FieldError.
 
     The stored spec keeps the seed's keys (resolution, bands, bbox, bbox_crs, stretch, gamma,
     format) and adds the others only when given, so it reads back as it was asked.
     """
-    product = open_registered(product_location)
+    product = product or open_registered(product_location)
 
     def fail(field: str, message: str) -> FieldError:
         return FieldError(f"{prefix}{field}", message)

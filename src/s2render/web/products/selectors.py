@@ -12,6 +12,32 @@ def product_list() -> QuerySet[Product]:
     return Product.objects.all()
 
 
+def product_search(
+    *,
+    tile: str | None = None,
+    level: str | None = None,
+    span=None,
+    max_cloud: float | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> QuerySet[Product]:
+    """Products filtered like the API's list: tile, level, day range, cloud ceiling, bbox."""
+    rows = Product.objects.all()
+    if tile:
+        rows = rows.filter(tile__iexact=tile.strip().upper().removeprefix("T"))
+    if level:
+        rows = rows.filter(level=level)
+    if span is not None and span.start is not None:
+        rows = rows.filter(sensed_at__date__gte=span.start)
+    if span is not None and span.end is not None:
+        rows = rows.filter(sensed_at__date__lte=span.end)
+    if max_cloud is not None:
+        rows = rows.filter(cloud_cover__lte=max_cloud)
+    if bbox is not None:
+        west, south, east, north = bbox
+        rows = rows.filter(west__lte=east, east__gte=west, south__lte=north, north__gte=south)
+    return rows
+
+
 def product_lookup(ref: int | str, *, field: str = "product") -> Product:
     """A product by id or name, or FieldError naming what exists."""
     query = Product.objects.all()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from s2render.config import load_web_settings
+from s2render.config import load_cdse_config, load_web_settings
 
 S2 = load_web_settings()
 
@@ -147,6 +147,8 @@ S2RENDER = {
     "WORKERS": S2.base.workers,
     "THREADS": S2.base.threads,
     "WORKER_PROCESSES": S2.base.processes,
+    "DOWNLOAD_CAP": S2.download_cap,
+    "CDSE": load_cdse_config(),
 }
 
 LOGGING = {

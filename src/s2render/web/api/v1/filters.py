@@ -5,8 +5,10 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
+from s2render.core.stac_search import parse_bbox
+from s2render.web.errors import FieldError
 from s2render.web.jobs.models import Job, Rendering, Status
-from s2render.web.products.models import Product
+from s2render.web.products.models import Product, ProductSource, ProductState
 
 
 class JobFilter(django_filters.FilterSet):
@@ -38,10 +40,42 @@ class JobFilter(django_filters.FilterSet):
 
 class ProductFilter(django_filters.FilterSet):
     level = django_filters.ChoiceFilter(choices=[("L1C", "L1C"), ("L2A", "L2A")])
-    tile = django_filters.CharFilter(help_text="MGRS tile, e.g. 33UUU.")
-    sensed_after = django_filters.IsoDateTimeFilter(field_name="sensed_at", lookup_expr="gte")
-    sensed_before = django_filters.IsoDateTimeFilter(field_name="sensed_at", lookup_expr="lt")
+    tile = django_filters.CharFilter(help_text="MGRS tile, e.g. 33UUU.", method="filter_tile")
+    sensed_after = django_filters.IsoDateTimeFilter(
+        field_name="sensed_at", lookup_expr="gte", help_text="Sensed at or after (ISO 8601)."
+    )
+    sensed_before = django_filters.IsoDateTimeFilter(
+        field_name="sensed_at", lookup_expr="lt", help_text="Sensed before (ISO 8601)."
+    )
+    cloud_cover_max = django_filters.NumberFilter(
+        field_name="cloud_cover", lookup_expr="lte", help_text="Cloud cover at most (%)."
+    )
+    bbox = django_filters.CharFilter(
+        method="filter_bbox",
+        help_text="west,south,east,north in lon/lat: products whose footprint's bounds meet it.",
+    )
+    state = django_filters.MultipleChoiceFilter(choices=ProductState.choices)
+    source = django_filters.MultipleChoiceFilter(choices=ProductSource.choices)
 
     class Meta:
         model = Product
-        fields = ("level", "tile", "sensed_after", "sensed_before")
+        fields = (
+            "level",
+            "tile",
+            "sensed_after",
+            "sensed_before",
+            "cloud_cover_max",
+            "bbox",
+            "state",
+            "source",
+        )
+
+    def filter_tile(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
+        return queryset.filter(tile__iexact=value.strip().upper().removeprefix("T"))
+
+    def filter_bbox(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
+        try:
+            west, south, east, north = parse_bbox(value)
+        except ValueError as exc:
+            raise FieldError("bbox", str(exc)) from None
+        return queryset.filter(west__lte=east, east__gte=west, south__lte=north, north__gte=south)

@@ -11,7 +11,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from s2render.web.jobs.models import Job, Rendering, Status
-from s2render.web.jobs.selectors import job_summary, rendering_figures, rendering_sidecar
+from s2render.web.jobs.selectors import (
+    job_downloads,
+    job_summary,
+    rendering_figures,
+    rendering_sidecar,
+)
 from s2render.web.products.models import Product
 
 
@@ -53,6 +58,10 @@ class ProductSerializer(serializers.ModelSerializer):
         help_text="Radiometric offset per band (DN), from the product's metadata.",
     )
     footprint = serializers.JSONField(read_only=True, help_text="GeoJSON geometry, lon/lat.")
+    download = serializers.SerializerMethodField(
+        help_text="For a remote product: its size, the bytes fetched so far and the last "
+        "error; null for other products."
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -69,10 +78,14 @@ class ProductSerializer(serializers.ModelSerializer):
             "footprint",
             "bands",
             "offsets",
+            "offset_source",
             "source",
             "path",
+            "remote_url",
             "state",
+            "download",
             "registered_at",
+            "last_used_at",
             "url",
         )
         read_only_fields = fields
@@ -80,11 +93,88 @@ class ProductSerializer(serializers.ModelSerializer):
     def get_url(self, product: Product) -> str:
         return absolute(self.context.get("request"), "product-detail", pk=product.pk)
 
+    def get_download(self, product: Product) -> dict | None:
+        if product.source != "remote":
+            return None
+        total = product.size_bytes or 0
+        done = total if product.state == "available" else product.bytes_done
+        return {
+            "remote_id": product.remote_id,
+            "bytes_total": product.size_bytes,
+            "bytes_done": done,
+            "percent": round(100.0 * done / total, 1) if total else None,
+            "checksum": product.checksum,
+            "error": product.error,
+        }
+
 
 class ProductRegisterSerializer(serializers.Serializer):
     path = serializers.CharField(
-        help_text="A SAFE folder or zip under the data root (absolute, or relative to it)."
+        required=False,
+        help_text="A SAFE folder or zip under the data root (absolute, or relative to it).",
     )
+    item = serializers.JSONField(
+        required=False,
+        help_text="A STAC item: its URL (Earth Search, Planetary Computer with signed hrefs, "
+        "CDSE, any static catalogue), a JSON file under the data root, or the item itself.",
+    )
+    remote = serializers.CharField(
+        required=False,
+        help_text="A product name in the Copernicus Data Space Ecosystem, e.g. "
+        "S2B_MSIL2A_20230710T102021_N0509_R065_T33UUU_20230710T131540.SAFE; fetched when a "
+        "job needs it.",
+    )
+    offset_override = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=-10000,
+        max_value=10000,
+        help_text="STAC items only: the radiometric offset (DN) to apply to every band, "
+        "whatever the item claims (e.g. -1000, or 0 when the offset was already removed).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        given = [key for key in ("path", "item", "remote") if attrs.get(key) not in (None, "")]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {
+                    "path": [
+                        "give exactly one of path (a local product), item (a STAC item) "
+                        "or remote (a CDSE product name)"
+                    ]
+                }
+            )
+        if attrs.get("offset_override") is not None and given[0] != "item":
+            raise serializers.ValidationError(
+                {
+                    "offset_override": [
+                        "only a STAC item takes an offset override; a SAFE "
+                        "product's offsets come from its metadata"
+                    ]
+                }
+            )
+        item = attrs.get("item")
+        if item is not None and not isinstance(item, str | dict):
+            raise serializers.ValidationError(
+                {"item": ["give the item's URL or path as a string, or the item as an object"]}
+            )
+        return attrs
+
+
+class ProductScanSerializer(serializers.Serializer):
+    root = serializers.CharField(
+        required=False, help_text="A folder under the data root (default: the whole data root)."
+    )
+
+
+class ScanSkipSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ScanReportSerializer(serializers.Serializer):
+    registered = ProductSerializer(many=True)
+    skipped = ScanSkipSerializer(many=True)
 
 
 # --- jobs and renderings (output) --------------------------------------------------------------
@@ -193,6 +283,15 @@ class CountsSerializer(serializers.Serializer):
     canceled = serializers.IntegerField()
 
 
+class DownloadSerializer(serializers.Serializer):
+    product = serializers.CharField()
+    state = serializers.CharField()
+    bytes_done = serializers.IntegerField()
+    bytes_total = serializers.IntegerField(allow_null=True)
+    percent = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
 class JobSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     progress = serializers.SerializerMethodField(help_text="Share of renderings ended, 0..100.")
@@ -202,6 +301,10 @@ class JobSerializer(serializers.ModelSerializer):
     started = serializers.DateTimeField(source="started_at", read_only=True)
     finished = serializers.DateTimeField(source="finished_at", read_only=True)
     renderings = RenderingSerializer(many=True, read_only=True)
+    downloads = serializers.SerializerMethodField(
+        help_text="Remote products the job waits for while they are fetched: name, state, "
+        "bytes done and total, percent, last error. Empty when every product is there."
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -212,6 +315,7 @@ class JobSerializer(serializers.ModelSerializer):
             "status",
             "progress",
             "counts",
+            "downloads",
             "created",
             "updated",
             "started",
@@ -227,6 +331,10 @@ class JobSerializer(serializers.ModelSerializer):
     @extend_schema_field(CountsSerializer)
     def get_counts(self, job: Job) -> dict:
         return job_summary(job)["counts"]
+
+    @extend_schema_field(DownloadSerializer(many=True))
+    def get_downloads(self, job: Job) -> list[dict]:
+        return job_downloads(job)
 
     @extend_schema_field(JobLinksSerializer)
     def get_links(self, job: Job) -> dict:

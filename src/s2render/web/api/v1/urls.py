@@ -4,7 +4,7 @@ malformed id is the API's JSON 404 rather than Django's HTML page."""
 
 from django.urls import path
 
-from s2render.web.api.v1 import catalogue, outputs, schema, views  # noqa: F401  (schema: extensions)
+from s2render.web.api.v1 import catalogue, outputs, products, schema, views  # noqa: F401  (schema: extensions)
 
 app_name = "v1"
 
@@ -13,8 +13,9 @@ RENDERING = JOB + "renderings/<str:index>/"
 
 urlpatterns = [
     path("", views.root, name="root"),
-    path("products/", views.ProductListView.as_view(), name="product-list"),
-    path("products/<str:pk>/", views.ProductDetailView.as_view(), name="product-detail"),
+    path("products/", products.ProductListView.as_view(), name="product-list"),
+    path("products/scan/", products.ProductScanView.as_view(), name="product-scan"),
+    path("products/<str:pk>/", products.ProductDetailView.as_view(), name="product-detail"),
     path("presets/", catalogue.PresetListView.as_view(), name="preset-list"),
     path("presets/<str:preset_id>/", catalogue.PresetDetailView.as_view(), name="preset-detail"),
     path(

@@ -18,22 +18,16 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from s2render.web.api.throttling import JobCreateThrottle
-from s2render.web.api.v1.filters import JobFilter, ProductFilter
+from s2render.web.api.v1.filters import JobFilter
 from s2render.web.api.v1.inputs import JobCreateSerializer, JobWriteSerializer
 from s2render.web.api.v1.serializers import (
     ErrorSerializer,
     JobSerializer,
     JobSummarySerializer,
-    ProductRegisterSerializer,
-    ProductSerializer,
     RootSerializer,
 )
-from s2render.web.errors import NotFoundError
 from s2render.web.jobs import selectors, services
 from s2render.web.jobs.models import Job
-from s2render.web.products.models import Product
-from s2render.web.products.selectors import product_list
-from s2render.web.products.services import product_register
 
 JOB_UUID = OpenApiParameter("job_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH)
 ERRORS = {
@@ -61,65 +55,6 @@ def root(request: Request) -> Response:
             "redoc": reverse("redoc", request=request),
         }
     )
-
-
-# --- products ----------------------------------------------------------------------------------
-
-
-class ProductListView(mixins.ListModelMixin, GenericAPIView):
-    """Registered products, shared by every user; register one by its path under the data
-    root (any authenticated user may)."""
-
-    filterset_class = ProductFilter
-
-    def get_queryset(self):
-        return product_list()
-
-    def get_serializer_class(self):
-        if self.request is not None and self.request.method == "POST":
-            return ProductRegisterSerializer
-        return ProductSerializer
-
-    @extend_schema(summary="List products")
-    def get(self, request: Request) -> Response:
-        return self.list(request)
-
-    @extend_schema(
-        summary="Register a product under the data root",
-        description="A SAFE folder or zip that lies under the configured data root "
-        "(S2RENDER_DATA_DIR); any other path is refused. Registering a path again refreshes "
-        "the product's record.",
-        request=ProductRegisterSerializer,
-        responses={201: ProductSerializer, **errors(400)},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = ProductRegisterSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        product = product_register(path=serializer.validated_data["path"])
-        body = ProductSerializer(product, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
-
-
-class ProductDetailView(GenericAPIView):
-    serializer_class = ProductSerializer
-
-    def get_queryset(self):
-        return product_list()
-
-    def get_object(self) -> Product:
-        pk = str(self.kwargs["pk"])
-        product = self.get_queryset().filter(pk=int(pk)).first() if pk.isdigit() else None
-        if product is None:
-            raise NotFoundError(f"no product {pk!r} (GET /api/v1/products/ lists them)")
-        return product
-
-    @extend_schema(
-        summary="One product: bands per resolution, level, baseline, date, cloud cover, footprint",
-        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
-        responses={200: ProductSerializer, **errors(404)},
-    )
-    def get(self, request: Request, pk: str) -> Response:
-        return Response(self.get_serializer(self.get_object()).data)
 
 
 # --- jobs --------------------------------------------------------------------------------------
