@@ -185,3 +185,23 @@ def test_eviction_never_takes_a_product_a_queued_job_needs(api, cdse, transactio
     assert downloads_evict(cap_bytes=0) == []
     row = Product.objects.get(pk=product["id"])
     assert row.state == "available" and Path(row.location).is_file()
+
+
+def test_the_seed_endpoints_fetch_a_missing_default_product_first(
+    api, cdse, dispatcher, demo_l2a, settings
+):
+    """The seed downloaded its one product when it was missing; S2RENDER_DEFAULT_PRODUCT may
+    name a CDSE product, fetched (once) by the first job that needs it."""
+    from pathlib import Path as P
+
+    settings.S2RENDER = {**settings.S2RENDER, "DEFAULT_PRODUCT": P(demo_l2a.stem)}
+    seed_job = {"res_list": "20,60", "r_list": "B04,B06", "g_list": "B03,B04", "b_list": "B02,B02"}
+    created = api.post("/api/job-create/", seed_job, format="json")
+    assert created.status_code == 200, created.json()
+    assert cdse.full_downloads == 0  # nothing fetched until the job runs
+    body = api.get(f"/api/job-run/{created.json()['id']}/").json()
+    assert body["status"] == "Done", body
+    outputs = body["output"].split(",")[:-1]
+    assert [decoded(p).shape for p in outputs] == [(294, 294, 3), (98, 98, 3)]
+    assert cdse.full_downloads == 1
+    assert Product.objects.get(name=demo_l2a.stem).source == "remote"

@@ -158,6 +158,12 @@ def test_a_job_renders_a_stac_product_reading_windows_not_files(api, catalog_ser
     assert valid.mean() > 0.9
     # NDVI ramp on vegetation: green dominates red in most valid pixels.
     assert (rgba[1][valid] > rgba[0][valid]).mean() > 0.8
+    # The output records which offsets were applied and which rule decided them.
+    radiometry = json.loads(Path(rendering.sidecar).read_text())["radiometry"]
+    assert radiometry["offsets"] == {"B04": 0, "B08": 0}
+    assert "boa_offset_applied" in radiometry["offset_source"]
+    item = json.loads(Path(rendering.output + ".stac.json").read_text())
+    assert item["properties"]["s2render:offset_source"] == radiometry["offset_source"]
     served = catalog_server.bytes_sent()
     folder = clear.parent
     whole = sum(f.stat().st_size for f in folder.glob("B0[48].tif"))

@@ -129,6 +129,7 @@ def finalize_rendering(
             "formula": "reflectance = (DN + offset) / quantification; DN 0 = no data, "
             "DN 65535 = saturated",
             "offsets": offsets,
+            "offset_source": plan.offset_source,
             "quantification": dict(zip(plan.bands, plan.quantification, strict=True)),
         },
         "stretch": describe_stretch(plan, ranges),

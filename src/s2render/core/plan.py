@@ -83,6 +83,7 @@ class RenderPlan:
     cover_file: BandFile | None = None  # SCL read once for the cloud figure (no mask asked)
     layout: Layout | None = None  # output CRS, size and area polygon (core.layout)
     levels: tuple[tuple[str, int], ...] = ()  # (band file path, resolution level decoded)
+    offset_source: str = "metadata"  # which rule set ``offsets`` (Product.offset_source)
 
     @property
     def width(self) -> int:

@@ -236,6 +236,7 @@ def plan_rendering(
         cover_file=cover_file,
         layout=layout,
         levels=tuple((s.band_file.path, s.level) for s in sources),
+        offset_source=product.offset_source,
         **content,
     )
     record["reads"] = describe_reads(plan, sources)

@@ -74,6 +74,7 @@ def rendering_item(
         "s2render:format": document.get("format"),
         "s2render:stretch": document.get("stretch"),
         "s2render:offsets": document.get("radiometry", {}).get("offsets"),
+        "s2render:offset_source": document.get("radiometry", {}).get("offset_source"),
         "s2render:quantification": document.get("radiometry", {}).get("quantification"),
         "s2render:figures": figures,
         "s2render:crs": document["crs"],

@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from s2render.core.discovery import find_products
 from s2render.core.errors import S2RenderError
+from s2render.core.product import PRODUCT_NAME_RE, open_product
 from s2render.core.product import Product as CoreProduct
-from s2render.core.product import open_product
 from s2render.web.errors import FieldError, StateError
 from s2render.web.products.models import Product, ProductSource, ProductState
 
@@ -303,10 +303,24 @@ def product_delete(*, product: Product) -> bool:
         return True
 
 
+def is_remote_name(ref: str | Path) -> bool:
+    """A bare Sentinel-2 product name (no folder) that is not a file under the data root."""
+    text = str(ref)
+    if "/" in text or not PRODUCT_NAME_RE.match(text):
+        return False
+    return not (data_root() / text).exists()
+
+
 def default_product() -> Product:
     """The product the seed's endpoints render: S2RENDER_DEFAULT_PRODUCT, else the demo."""
     configured = settings.S2RENDER["DEFAULT_PRODUCT"]
     if configured is not None:
+        if is_remote_name(configured):
+            # The seed's behaviour: a product it does not have is fetched when a job needs it
+            # (from the Copernicus Data Space Ecosystem, SciHub's successor).
+            from s2render.web.products.downloads import product_register_remote
+
+            return product_register_remote(name=str(configured))
         return product_register(path=configured)
     demo_root = Path(settings.S2RENDER["DEMO_DIR"])
     existing = Product.objects.filter(location__startswith=str(demo_root)).first()

@@ -16,13 +16,14 @@ from rest_framework.response import Response
 
 from s2render.web.api.legacy.serializers import LegacyJobSerializer, split
 from s2render.web.api.throttling import JobCreateThrottle
-from s2render.web.errors import NotFoundError, StateError
+from s2render.web.errors import FieldError, NotFoundError, StateError
 from s2render.web.jobs import services
 from s2render.web.jobs.models import ENDED, Job
 from s2render.web.jobs.selectors import job_list
+from s2render.web.products.downloads import product_register_remote
 from s2render.web.products.models import Product
 from s2render.web.products.selectors import product_lookup
-from s2render.web.products.services import default_product, product_register
+from s2render.web.products.services import default_product, is_remote_name, product_register
 
 OVERVIEW = {
     "Job List": "/job-list/",
@@ -48,6 +49,14 @@ def _get(request: Request, pk: str) -> Job:
 def _product(ref: str | None) -> Product:
     if not ref:
         return default_product()
+    stem = ref.removesuffix(".SAFE")
+    if is_remote_name(stem):
+        # A product name we may not have: registered products answer at once; otherwise the
+        # seed's behaviour — it is fetched from the Copernicus Data Space when the job runs.
+        try:
+            return product_register_remote(name=stem)
+        except FieldError as exc:
+            raise FieldError("product", exc.message) from exc
     if "/" in ref or ref.endswith((".SAFE", ".zip")):
         return product_register(path=ref)
     return product_lookup(ref)
