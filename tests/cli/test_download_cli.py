@@ -83,3 +83,28 @@ def test_download_without_valid_credentials_exits_with_a_clear_error(
     assert "Traceback" not in result.output
     assert not list(tmp_path.glob("*.zip"))
     assert cdse.body_requests == 0
+
+
+def test_render_of_a_product_name_downloads_it_first_then_reuses_it(cdse, product, tmp_path):
+    """The seed's behaviour: a product it does not have is fetched, then rendered."""
+    import numpy as np
+    from PIL import Image
+
+    name = product.name.removesuffix(".SAFE")
+    args = ["render", name, "--res", "60", "--r", "B04", "--g", "B03", "--b", "B02"]
+    for attempt in range(2):
+        out = tmp_path / f"out{attempt}"
+        result = CliRunner().invoke(cli, [*args, "--out", str(out)], env=_env(cdse, tmp_path))
+        assert result.exit_code == 0, result.output
+        [image] = [Path(p) for p in result.stdout.split()]
+        with Image.open(image) as decoded:
+            pixels = np.asarray(decoded)
+        assert decoded.format == "JPEG" and pixels.shape == (32, 32, 3) and pixels.max() > 0
+    assert cdse.full_downloads == 1  # the second run found the zip in the data folder
+    assert (tmp_path / "data" / "downloads" / f"{name}.zip").read_bytes() == product.body
+
+
+def test_render_of_a_path_that_does_not_exist_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli, ["render", str(tmp_path / "nothing.SAFE")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output

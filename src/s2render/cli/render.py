@@ -22,7 +22,7 @@ from s2render.core.area import parse_bbox
 from s2render.core.bands import check_band
 from s2render.core.encode import OutputFormat
 from s2render.core.errors import BandError, SpecError
-from s2render.core.product import Product, open_product
+from s2render.core.product import PRODUCT_NAME_RE, Product, open_product
 from s2render.core.render import RenderResult, RenderSpec
 from s2render.core.stretch import SCOPES, Stretch, StretchScope, parse_stretch
 
@@ -102,8 +102,14 @@ def ask_renderings(product: Product) -> tuple[str, str, str, str]:
     return (",".join(res_list), ",".join(r_list), ",".join(g_list), ",".join(b_list))
 
 
+def is_product_name(text: str) -> bool:
+    """A bare Sentinel-2 product name (``S2B_MSIL2A_…``) that is not a path here."""
+    name = text.removesuffix(".SAFE")
+    return "/" not in text and not Path(text).exists() and PRODUCT_NAME_RE.match(name) is not None
+
+
 @click.command("render")
-@click.argument("product", type=click.Path(exists=True))
+@click.argument("product")
 @click.option("--res", "res_list", metavar="LIST", help="Resolutions in metres, e.g. 20,20,60.")
 @click.option("--r", "r_list", metavar="LIST", help="Red bands, e.g. B04,B12,B06.")
 @click.option("--g", "g_list", metavar="LIST", help="Green bands, e.g. B03,B11,B04.")
@@ -219,6 +225,18 @@ def command(
     Prints the output files, one per line (or JSON with --json). Without lists, presets or
     expressions, on a terminal, asks for each rendering.
     """
+    if is_product_name(product):
+        # The seed's behaviour: a product it does not have is downloaded first (from the
+        # Copernicus Data Space Ecosystem, SciHub's successor), with a progress bar.
+        from s2render.cli.download import fetch_with_progress
+
+        product = str(fetch_with_progress(product))
+    elif not Path(product).exists() and not product.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"{product} does not exist; give a .SAFE folder, its .zip, a folder of band files, "
+            "a STAC item (.json or URL), or a product name to download (S2B_MSIL2A_…)",
+            param_hint="PRODUCT",
+        )
     prod = open_product(product)
     modes = [
         name

@@ -33,9 +33,17 @@ def prepare(*, demo: bool = True, scan: bool = True) -> None:
         # Idempotent: an existing complete demo product is returned as it is.
         write_demo_product(settings.S2RENDER["DEMO_DIR"], level="L2A", processes=2)
     if demo or settings.S2RENDER["DEFAULT_PRODUCT"] is not None:
-        from s2render.web.products.services import default_product
+        from s2render.web.errors import FieldError
+        from s2render.web.products.services import default_product, is_remote_name
 
-        default_product()
+        try:
+            default_product()
+        except FieldError as exc:
+            if not is_remote_name(settings.S2RENDER["DEFAULT_PRODUCT"] or ""):
+                raise
+            # A remote default (CDSE unreachable now) must not stop the service: the seed's
+            # endpoints try again, and answer the reason, when a job asks for it.
+            log.warning("default product not registered yet: %s", exc.message)
     if scan:
         from s2render.web.products.services import product_scan
 
