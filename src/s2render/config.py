@@ -160,3 +160,10 @@ def load_cdse_config() -> CdseConfig:
         catalogue_url=os.environ.get("S2RENDER_CDSE_CATALOGUE_URL", "").strip() or CATALOGUE_URL,
         download_url=os.environ.get("S2RENDER_CDSE_DOWNLOAD_URL", "").strip() or DOWNLOAD_URL,
     )
+
+
+def pc_sas_url() -> str:
+    """The Planetary Computer SAS token endpoint (``S2RENDER_PC_SAS_URL``), public by default."""
+    from s2render.core.signing import PC_SAS_URL
+
+    return os.environ.get("S2RENDER_PC_SAS_URL", "").strip() or PC_SAS_URL

@@ -21,9 +21,11 @@ records which rule decided.
 shape; per item: offsets and their source) in ``s2render:`` fields, so that opening a resolved
 item needs no network at all.
 
-Planetary Computer keeps its files in Azure Blob storage behind SAS tokens: sign the item first
-(``planetary_computer.sign(item)`` or the PC token endpoint). A signed href keeps its query
-string in the ``/vsicurl/`` path; an unsigned one fails with HTTP 403/409 on the header read.
+Planetary Computer keeps its files in Azure Blob storage behind SAS tokens (core.signing).
+Unsigned blob hrefs are marked when the item is resolved (``s2render:sign`` on the asset,
+``s2render:signing`` on the item: kind, token endpoint, collection) and signed with a cached
+token each time the item is opened; the stored hrefs stay unsigned, as tokens expire. An href
+signed already keeps its query string in the ``/vsicurl/`` path and is left alone.
 ``s3://`` hrefs are read through ``/vsis3/``, which needs GDAL's own AWS settings (for example
 ``AWS_NO_SIGN_REQUEST=YES`` for public buckets) in the process environment.
 """
@@ -51,6 +53,7 @@ from s2render.core.bands import BANDS, baseline_number, normalize_band
 from s2render.core.errors import ProductError
 from s2render.core.product import BandFile, Product
 from s2render.core.reader import open_level, read_env
+from s2render.core.signing import PC_SAS_URL, SIGNING_KIND, needs_signing, signed_href
 
 StacSource = str | Path | Mapping[str, Any] | pystac.Item
 
@@ -336,22 +339,32 @@ def median_dn(band_file: BandFile) -> float | None:
 # --- resolving and opening ---------------------------------------------------------------------
 
 
-def resolve_item(source: StacSource, *, offset_override: int | None = None) -> dict:
+def resolve_item(
+    source: StacSource, *, offset_override: int | None = None, sas_url: str | None = None
+) -> dict:
     """The item as a dict with what opening it needs cached in ``s2render:`` fields: per band
     asset its band, resolution, CRS, transform and shape (read from the file headers), and the
-    offsets with their source. An already resolved item is returned without network access."""
+    offsets with their source. An already resolved item is returned without network access.
+
+    Planetary Computer assets are read with tokens from ``sas_url`` (default: the public
+    endpoint), which is recorded for later opens; the returned hrefs carry no token."""
     item = load_item(source)
-    _resolve(item, offset_override)
+    _resolve(item, offset_override, sas_url)
     if item.get_self_href() is not None:  # the resolved item works wherever it is stored
         item.make_asset_hrefs_absolute()
     # transform_hrefs=False: pystac would otherwise fetch the root catalog to rewrite links.
     return item.to_dict(include_self_link=item.get_self_href() is not None, transform_hrefs=False)
 
 
-def open_stac_item(source: StacSource, *, offset_override: int | None = None) -> Product:
-    """A Product over the item's band assets; resolves the item first unless it is resolved."""
+def open_stac_item(
+    source: StacSource, *, offset_override: int | None = None, sas_url: str | None = None
+) -> Product:
+    """A Product over the item's band assets; resolves the item first unless it is resolved.
+
+    Planetary Computer band paths are signed with a cached token from ``sas_url``, else from
+    the endpoint the resolved item records, else from the public endpoint."""
     item = load_item(source)
-    _resolve(item, offset_override)
+    _resolve(item, offset_override, sas_url)
     return _product(item, _label(source, item))
 
 
@@ -359,14 +372,35 @@ def is_resolved(item: pystac.Item) -> bool:
     return item.properties.get(f"{PREFIX}version") == CACHE_VERSION
 
 
-def _resolve(item: pystac.Item, offset_override: int | None) -> None:
+def _resolve(item: pystac.Item, offset_override: int | None, sas_url: str | None) -> None:
     if not is_resolved(item):
+        _mark_signing(item, sas_url or PC_SAS_URL)
         _resolve_assets(item)
         decision = None if offset_override is not None else _decide_item_offset(item)
         _store_offsets(item, decision)
         item.properties[f"{PREFIX}version"] = CACHE_VERSION
+    elif sas_url and f"{PREFIX}signing" in item.properties:
+        item.properties[f"{PREFIX}signing"] = {
+            **item.properties[f"{PREFIX}signing"],
+            "endpoint": sas_url,
+        }
     if offset_override is not None:
         _store_offsets(item, OffsetDecision(int(offset_override), "override"))
+
+
+def _mark_signing(item: pystac.Item, sas_url: str) -> None:
+    """Mark the band assets read with Planetary Computer tokens, and record where tokens come
+    from; hrefs signed already (a query string) are left as they are."""
+    keys = [k for k in band_assets(item) if needs_signing(item.assets[k].get_absolute_href() or "")]
+    if not keys:
+        return
+    for key in keys:
+        item.assets[key].extra_fields[f"{PREFIX}sign"] = True
+    item.properties[f"{PREFIX}signing"] = {
+        "kind": SIGNING_KIND,
+        "endpoint": sas_url,
+        "collection": item.collection_id,
+    }
 
 
 def _resolve_assets(item: pystac.Item) -> None:
@@ -430,6 +464,13 @@ def _asset_path(item: pystac.Item, key: str) -> str:
         raise ProductError(
             f"asset {key!r} of item {item.id} has the relative href {asset.href!r} and the item "
             "no self link to resolve it against; open the item from its file or URL"
+        )
+    if asset.extra_fields.get(f"{PREFIX}sign"):
+        signing = item.properties.get(f"{PREFIX}signing") or {}
+        href = signed_href(
+            href,
+            endpoint=str(signing.get("endpoint") or PC_SAS_URL),
+            collection=signing.get("collection"),
         )
     path = gdal_path(href)
     return with_sidecars(path) if asset.extra_fields.get(f"{PREFIX}sidecars") else path

@@ -161,6 +161,7 @@ def product_register_stac(*, item: str | dict, offset_override: int | None = Non
     offset decided) and kept under ``<data root>/stac/``, so rendering it later needs no
     request but the pixel reads.
     """
+    from s2render.config import pc_sas_url
     from s2render.core.stac_product import resolve_item
 
     source: str | dict = item
@@ -171,7 +172,7 @@ def product_register_stac(*, item: str | dict, offset_override: int | None = Non
         else:
             source = str(resolve_under_root(item, field="item"))
     try:
-        resolved = resolve_item(source, offset_override=offset_override)
+        resolved = resolve_item(source, offset_override=offset_override, sas_url=pc_sas_url())
     except S2RenderError as exc:
         raise FieldError("item", f"not a usable Sentinel-2 STAC item: {exc}") from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
