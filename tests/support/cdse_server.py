@@ -31,12 +31,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from s2render.core.cdse import CdseConfig
+from tests.support.http import running_server
 
 _VALUE_RE = re.compile(r"^/(download|zipper)/odata/v1/Products\(([^)]+)\)/\$value$")
 _RANGE_RE = re.compile(r"^bytes=(\d+)-(\d*)$")
@@ -379,18 +380,9 @@ def zip_safe(safe: Path) -> bytes:
 def serve_cdse(products: list[FakeProduct], **knobs: Any) -> Iterator[CdseServer]:
     """Run a fake CDSE serving ``products`` on a free port of 127.0.0.1 for the block."""
     state = CdseServer(products=products, **knobs)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-cdse", daemon=True
-    )
-    thread.start()
-    try:
-        yield state
-    finally:
-        if state.gate is not None:
-            state.gate.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with running_server(_handler(state), "fake-cdse") as state.base_url:
+        try:
+            yield state
+        finally:
+            if state.gate is not None:
+                state.gate.set()  # let held bodies go, or the server cannot stop

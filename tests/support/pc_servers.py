@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.support.http import running_server
 from tests.support.range_server import RangeServer, _handler
 
 
@@ -78,17 +79,9 @@ def _token_handler(state: TokenServer) -> type[BaseHTTPRequestHandler]:
 def serve_tokens() -> Iterator[TokenServer]:
     """A token endpoint on a free port of 127.0.0.1 for the duration of the block."""
     state = TokenServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _token_handler(state))
-    httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/api/sas/v1/token"
-    thread = threading.Thread(target=httpd.serve_forever, name="token-server", daemon=True)
-    thread.start()
-    try:
+    with running_server(_token_handler(state), "token-server") as base_url:
+        state.url = f"{base_url}/api/sas/v1/token"
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def _blob_handler(state: RangeServer):
@@ -114,17 +107,8 @@ def serve_blobs(root: str | Path) -> Iterator[RangeServer]:
     In-process: fine for files georeferenced in themselves (no ``.aux.xml`` sidecars; see
     tests.support.range_server_process)."""
     state = RangeServer(base_url="", root=Path(root))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _blob_handler(state))
-    httpd.daemon_threads = True
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="blob-server", daemon=True)
-    thread.start()
-    try:
+    with running_server(_blob_handler(state), "blob-server") as state.base_url:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 # Where Planetary Computer keeps Sentinel-2 L2A COGs: <container>/<zone>/<band>/<square>/<date>/

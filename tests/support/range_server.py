@@ -12,8 +12,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+
+from tests.support.http import running_server
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -136,14 +138,5 @@ def _handler(server_state: RangeServer) -> type[SimpleHTTPRequestHandler]:
 def serve_directory(root: str | Path) -> Iterator[RangeServer]:
     """Serve ``root`` on a free port of 127.0.0.1 for the duration of the block."""
     state = RangeServer(base_url="", root=Path(root))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="range-server", daemon=True)
-    thread.start()
-    try:
+    with running_server(_handler(state), "range-server") as state.base_url:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

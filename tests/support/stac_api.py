@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.support.http import running_server
 
 STAC_VERSION = "1.0.0"
 CONFORMANCE = [
@@ -325,14 +327,5 @@ def serve_stac_api(
     ``page_size`` caps every page, whatever ``limit`` a client asks, so small values force paging.
     """
     api = StacApi("", items, page_size, query_extension)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    httpd.daemon_threads = True
-    api.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="stac-api", daemon=True)
-    thread.start()
-    try:
+    with running_server(_handler(api), "stac-api") as api.base_url:
         yield api
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
