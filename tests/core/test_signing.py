@@ -28,7 +28,8 @@ from s2render.core.signing import (
     sign_href,
     token_scope,
 )
-from s2render.core.stac_product import band_assets, load_item, open_stac_item, resolve_item
+from s2render.core.stac_item import band_assets, load_item
+from s2render.core.stac_product import open_stac_item, resolve_item
 from tests.conftest import SHARED, decode
 from tests.support.pc_servers import (
     PC_CONTAINER,

@@ -21,21 +21,22 @@ from s2render.core.errors import ProductError
 from s2render.core.product import open_product
 from s2render.core.render import RenderSpec, render
 from s2render.core.spec import spec_from_preset
-from s2render.core.stac_product import (
-    ESA_OFFSET,
-    OffsetDecision,
+from s2render.core.stac_item import (
     asset_band,
     band_assets,
-    check_offset,
-    claimed_offset,
-    decide_offset,
     gdal_path,
     is_stac_source,
     item_identity,
     load_item,
-    open_stac_item,
-    resolve_item,
 )
+from s2render.core.stac_offsets import (
+    ESA_OFFSET,
+    OffsetDecision,
+    check_offset,
+    claimed_offset,
+    decide_offset,
+)
+from s2render.core.stac_product import open_stac_item, resolve_item
 from s2render.core.stretch import Stretch
 from tests.conftest import SHARED, decode
 from tests.support.range_server import RangeServer, serve_directory

@@ -183,7 +183,8 @@ def open_product(path: str | Path, *, offset: int | None = None) -> Product:
     ``offset`` overrides the radiometric offset of every spectral band (for products without
     metadata, whose convention the caller knows).
     """
-    from s2render.core.stac_product import is_stac_source, open_stac_item  # imports reader
+    from s2render.core.stac_item import is_stac_source
+    from s2render.core.stac_product import open_stac_item  # imports reader
 
     if is_stac_source(path):
         return open_stac_item(str(path), offset_override=offset)

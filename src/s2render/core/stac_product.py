@@ -1,14 +1,9 @@
 """Open a STAC Item whose assets are Sentinel-2 band files (COGs or JPEG 2000) as a
 :class:`~s2render.core.product.Product` read over HTTP range requests.
 
-Each band asset becomes a :class:`BandFile` whose path is a GDAL path (``/vsicurl/https://...``,
-``/vsis3/bucket/key``, or a local file), so reading, rendering, previews and batches work on it
-unchanged. Families understood (real items in shared/data, SOURCES.md sections 2 and 5):
-earth-search v1 (asset keys ``red``, ``nir``, ``nir08``, ``scl``... plus ``*-jp2`` duplicates, of
-which the COGs are used), earth-search v0 (keys ``B04``...), Planetary Computer (keys ``B04``,
-hrefs into a ``.SAFE`` tree), the sentinel-s2-l2a JP2 items (``red``, ``red_20m``, ``red_60m``),
-and the mapchete static catalogues (relative hrefs, STAC 0.8 band indices).
-
+Each band asset (core.stac_item) becomes a :class:`BandFile` whose path is a GDAL path
+(``/vsicurl/https://...``, ``/vsis3/bucket/key``, or a local file), so reading, rendering,
+previews and batches work on it unchanged.
 Grids come from the files, never from the item: a GeoTIFF/JP2 header costs one or two range
 requests, and items lie (the 29RKH COGs of SOURCES 2a are decimated to 100 m while the item
 says ``gsd`` 10 and ``proj:shape`` 10980). Files are opened by content, whatever the extension.
@@ -32,311 +27,35 @@ signed already keeps its query string in the ``/vsicurl/`` path and is left alon
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote
 
-import numpy as np
 import pystac
 import rasterio
-import requests
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 
-from s2render.core.bands import BANDS, baseline_number, normalize_band
+from s2render.core.bands import BANDS
 from s2render.core.errors import ProductError
 from s2render.core.product import BandFile, Product
-from s2render.core.reader import open_level, read_env
+from s2render.core.reader import read_env
 from s2render.core.signing import PC_SAS_URL, SIGNING_KIND, needs_signing, signed_href
+from s2render.core.stac_item import StacSource, band_assets, gdal_path, item_identity, load_item
+from s2render.core.stac_offsets import (
+    VISIBLE_BANDS,
+    OffsetDecision,
+    check_offset,
+    claimed_offset,
+    median_dn,
+)
 
-StacSource = str | Path | Mapping[str, Any] | pystac.Item
-
-HTTP_TIMEOUT = 30.0  # seconds, to fetch an item document
 HEADER_THREADS = 8  # header reads are network waits, not CPU work
+
 PREFIX = "s2render:"
+
 CACHE_VERSION = 1
-
-# ESA's BOA_ADD_OFFSET / RADIO_ADD_OFFSET from processing baseline 04.00 (DESIGN.md section 5).
-ESA_OFFSET = -1000
-QUANTIFICATION = 10000
-# A band whose median valid DN is below -offset would have a negative median reflectance: the
-# offset must already have been removed from these DNs (SOURCES.md 2b, the 33TWL COGs).
-VISIBLE_BANDS = ("B02", "B03", "B04")
-
-# STAC EO extension common band names (stac-extensions/eo, "Common Band Names") for Sentinel-2,
-# plus earth-search v1's asset keys for the red-edge bands (rededge1..3).
-COMMON_NAMES = {
-    "coastal": "B01",
-    "blue": "B02",
-    "green": "B03",
-    "red": "B04",
-    "rededge1": "B05",
-    "rededge2": "B06",
-    "rededge3": "B07",
-    "nir": "B08",
-    "nir08": "B8A",
-    "nir09": "B09",
-    "cirrus": "B10",
-    "swir16": "B11",
-    "swir22": "B12",
-}
-# S2A and S2B centre wavelengths differ by up to ~17 nm (B12: 2202 / 2186 nm); neighbouring
-# bands are at least 32 nm apart (B08 833 nm, B8A 865 nm).
-WAVELENGTH_TOLERANCE_NM = 20.0
-# Identity fields of each family: earth-search v1 and Planetary Computer (s2:), earth-search v0
-# (sentinel:), the older sentinel-s2-l2a-stac items (sentinel2:), STAC 0.8 (eo:productType).
-PRODUCT_ID_FIELDS = (
-    "s2:product_uri",
-    "sentinel:product_id",
-    "s2:product_title",
-    "sentinel2:product_title",
-)
-BASELINE_FIELDS = (
-    "s2:processing_baseline",
-    "sentinel:processing_baseline",
-    "sentinel2:processing_baseline",
-)
-PRODUCT_TYPE_FIELDS = ("s2:product_type", "sentinel2:product_type", "eo:productType")
-_SKIPPED_ROLES = {"thumbnail", "overview", "metadata", "visual", "tiles"}
-_KEY_SUFFIX_RE = re.compile(r"(?:-jp2|_(?:10|20|60)m)$", re.IGNORECASE)
-_PRODUCT_BASELINE_RE = re.compile(r"_N(\d{2})(\d{2})_")
-_LEVEL_RE = re.compile(r"MSIL(1C|2A)|(?:^|_)L(1C|2A)(?:_|$)", re.IGNORECASE)
-_TILE_RE = re.compile(r"(?:^|_)T?(\d{1,2}[C-X][A-Z]{2})(?:_|$)")
-
-
-# --- loading -----------------------------------------------------------------------------------
-
-
-def load_item(source: StacSource) -> pystac.Item:
-    """A STAC Item from a local JSON path, an http(s) URL or a dict, its self href set to where
-    it was read from so that relative asset hrefs resolve (SOURCES.md 2b uses them)."""
-    if isinstance(source, pystac.Item):
-        return source.clone()  # resolving adds fields: leave the caller's item as it was
-    location: str | None = None
-    if isinstance(source, Mapping):
-        data = dict(source)
-    else:
-        location = str(source)
-        data = _read_document(location)
-    if data.get("type") != "Feature":
-        kind = data.get("type") or "document without a type"
-        raise ProductError(
-            f"{location or 'the given dict'} is a {kind}, not a STAC Item (a GeoJSON Feature); "
-            "give one item of the catalog or search result"
-        )
-    if location is not None:  # where it was read from beats a stale self link
-        data["links"] = [link for link in data.get("links", []) if link.get("rel") != "self"]
-    try:
-        item = pystac.Item.from_dict(data, migrate=True)
-    except (KeyError, TypeError, ValueError, pystac.STACError) as exc:
-        raise ProductError(
-            f"{location or 'the given dict'} is not a valid STAC Item: {exc}"
-        ) from exc
-    if location is not None:
-        item.set_self_href(location if _is_url(location) else str(Path(location).resolve()))
-    return item
-
-
-def is_stac_source(source: str | Path) -> bool:
-    """Whether :func:`open_product` should open ``source`` as a STAC Item: an http(s) URL, or a
-    ``.json`` file holding a GeoJSON Feature."""
-    text = str(source)
-    if _is_url(text):
-        return True
-    path = Path(text)
-    if path.suffix.lower() != ".json" or not path.is_file():
-        return False
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(data, dict) and data.get("type") == "Feature"
-
-
-def _is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
-
-
-def _read_document(location: str) -> dict:
-    try:
-        if _is_url(location):
-            response = requests.get(location, timeout=HTTP_TIMEOUT)
-            response.raise_for_status()
-            data = response.json()
-        else:
-            data = json.loads(Path(location).read_text(encoding="utf-8"))
-    except requests.RequestException as exc:
-        raise ProductError(f"cannot fetch STAC item {location}: {exc}") from exc
-    except OSError as exc:
-        raise ProductError(f"cannot read STAC item {location}: {exc}") from exc
-    except ValueError as exc:  # json.JSONDecodeError and requests' JSON errors
-        raise ProductError(f"{location} is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ProductError(f"{location} holds a JSON {type(data).__name__}, not a STAC Item")
-    return data
-
-
-def gdal_path(href: str) -> str:
-    """The GDAL path of an absolute asset href: http(s) through ``/vsicurl/`` (query string, e.g.
-    a SAS token, kept), ``s3://`` through ``/vsis3/``, local paths and GDAL paths as they are."""
-    if _is_url(href):
-        return f"/vsicurl/{href}"
-    if href.startswith("s3://"):
-        return f"/vsis3/{href[len('s3://') :]}"
-    if href.startswith("file://"):
-        return unquote(urlparse(href).path)
-    return href
-
-
-# --- asset to band -----------------------------------------------------------------------------
-
-
-def asset_band(key: str, asset: Mapping[str, Any]) -> str | None:
-    """The band an asset holds (``B04``, ``B8A``, ``SCL``...), or None for anything else
-    (thumbnails, metadata, true-colour images, multi-band files).
-
-    Band names and asset keys that are band names decide first (``B8A``, ``SCL``, ``scl_60m``);
-    otherwise the centre wavelength picks the nearest band of the catalogue (so ``nir`` at
-    0.842 um is B08 and ``nir08`` at 0.865 um is B8A); otherwise the STAC common name or key.
-    """
-    roles = {str(r).lower() for r in asset.get("roles") or ()}
-    media = str(asset.get("type") or "")
-    if roles & _SKIPPED_ROLES or (media and not media.startswith("image/")):
-        return None
-    eo_bands = asset.get("eo:bands") or []
-    if len(eo_bands) > 1 or (eo_bands and not isinstance(eo_bands[0], Mapping)):
-        return None
-    eo = eo_bands[0] if eo_bands else {}
-    stem = _KEY_SUFFIX_RE.sub("", key)
-    for name in (eo.get("name"), stem):
-        if name and normalize_band(str(name)) in BANDS:
-            return normalize_band(str(name))
-    wavelength = eo.get("center_wavelength")
-    if wavelength:
-        return band_at_wavelength(float(wavelength) * 1000.0)
-    for name in (eo.get("common_name"), eo.get("name"), stem):
-        if name and str(name).lower() in COMMON_NAMES:
-            return COMMON_NAMES[str(name).lower()]
-    return None
-
-
-def band_at_wavelength(nm: float) -> str | None:
-    """The spectral band whose centre wavelength (bands.BANDS) is nearest ``nm``, if close."""
-    spectral = [b for b in BANDS.values() if b.wavelength_nm is not None]
-    nearest = min(spectral, key=lambda b: abs(float(b.wavelength_nm or 0.0) - nm))
-    if abs(float(nearest.wavelength_nm or 0.0) - nm) > WAVELENGTH_TOLERANCE_NM:
-        return None
-    return nearest.name
-
-
-def band_assets(item: pystac.Item) -> dict[str, str]:
-    """Asset key -> band for every band asset, earth-search's ``*-jp2`` duplicates of a COG
-    left out (the COG has internal overviews and is cheaper to read)."""
-    mapped = {
-        key: band
-        for key, asset in item.assets.items()
-        if (band := asset_band(key, asset.to_dict())) is not None
-    }
-    return {
-        key: band
-        for key, band in mapped.items()
-        if not (key.lower().endswith("-jp2") and mapped.get(key[: -len("-jp2")]) == band)
-    }
-
-
-# --- radiometric offset -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OffsetDecision:
-    """The DN offset (reflectance = (DN + offset) / 10000) and the rule that decided it."""
-
-    offset: int
-    source: str
-
-
-def decide_offset(
-    baseline: str | None, boa_offset_applied: bool | None, raster_offset: float | None
-) -> OffsetDecision:
-    """The offset an item claims for its DNs.
-
-    Processing baseline < 04.00: none (DESIGN.md section 5). From 04.00 ESA's files carry
-    BOA_ADD_OFFSET -1000, which earth-search v1 says it removed with
-    ``earthsearch:boa_offset_applied: true`` (Element 84's flag; items of the same weeks differ,
-    see the sertit/eoreader discussion #120); that flag wins over a contradicting
-    ``raster:bands`` offset of -0.1 (SOURCES.md 2b: the 33TWL COGs are offset-free yet declare
-    -0.1). Flag false or absent: the ``raster:bands`` offset x 10000 if given, else -1000.
-    ``raster_offset`` is in reflectance units, as in the raster extension.
-    """
-    declared = None if raster_offset is None else round(raster_offset * QUANTIFICATION)
-    flag = {True: "true", False: "false", None: "absent"}[boa_offset_applied]
-    if baseline is None or baseline_number(baseline) < 0:
-        if boa_offset_applied:
-            return OffsetDecision(0, "item: earthsearch:boa_offset_applied=true")
-        if declared is not None:
-            return OffsetDecision(
-                declared, f"item: raster:bands offset {raster_offset:g} (no processing baseline)"
-            )
-        return OffsetDecision(0, "item: no processing baseline, no offset declared")
-    if baseline_number(baseline) < 4.0:
-        return OffsetDecision(0, f"item: processing baseline {baseline} < 04.00, no offset")
-    if boa_offset_applied:
-        ignored = f" (raster:bands offset {raster_offset:g} ignored)" if declared else ""
-        return OffsetDecision(0, f"item: earthsearch:boa_offset_applied=true{ignored}")
-    if declared is not None:
-        return OffsetDecision(
-            declared,
-            f"item: processing baseline {baseline} >= 04.00, earthsearch:boa_offset_applied="
-            f"{flag}, raster:bands offset {raster_offset:g}",
-        )
-    return OffsetDecision(
-        ESA_OFFSET,
-        f"item: processing baseline {baseline} >= 04.00, earthsearch:boa_offset_applied={flag}, "
-        f"ESA BOA_ADD_OFFSET {ESA_OFFSET}",
-    )
-
-
-def check_offset(decision: OffsetDecision, band: str, median_dn: float | None) -> OffsetDecision:
-    """Correct a negative offset the data contradicts: if the median valid DN of a visible band
-    is below -offset, the median reflectance would be negative, so the offset was already
-    removed. One way only: a high median proves nothing (bright desert, snow, cloud)."""
-    if decision.offset >= 0 or median_dn is None:
-        return decision
-    if median_dn < -decision.offset:
-        return OffsetDecision(
-            0,
-            f"data: median {band} DN {median_dn:.0f} < {-decision.offset}, offset already "
-            "removed despite the item",
-        )
-    return OffsetDecision(
-        decision.offset,
-        f"{decision.source}; data: median {band} DN {median_dn:.0f} >= {-decision.offset} agrees",
-    )
-
-
-def median_dn(band_file: BandFile) -> float | None:
-    """Median of the valid (non-zero) DNs of ``band_file``'s smallest overview."""
-    path = band_file.path
-    try:
-        with read_env(path), rasterio.open(path) as src:
-            levels = len(src.overviews(1))
-        with read_env(path), open_level(path, levels) as src:
-            data = src.read(1)
-    except rasterio.errors.RasterioIOError as exc:
-        raise ProductError(
-            f"cannot read {band_file.band} from {path} to check its offset: {exc}"
-        ) from exc
-    valid = data[data != 0]
-    return float(np.median(valid)) if valid.size else None
-
-
-# --- resolving and opening ---------------------------------------------------------------------
 
 
 def resolve_item(
@@ -476,22 +195,6 @@ def _asset_path(item: pystac.Item, key: str) -> str:
     return with_sidecars(path) if asset.extra_fields.get(f"{PREFIX}sidecars") else path
 
 
-def claimed_offset(item: pystac.Item) -> OffsetDecision:
-    """What the item claims (:func:`decide_offset` over its baseline, its earth-search flag and
-    the ``raster:bands`` offset of a visible band); reads nothing."""
-    applied = item.properties.get("earthsearch:boa_offset_applied")
-    reference = _reference_asset(item, band_assets(item))
-    raster: Mapping[str, Any] = {}
-    if reference is not None:
-        raster_bands = item.assets[reference].extra_fields.get("raster:bands") or [{}]
-        raster = raster_bands[0] if isinstance(raster_bands[0], Mapping) else {}
-    return decide_offset(
-        item_identity(item)["baseline"],
-        applied if isinstance(applied, bool) else None,
-        raster.get("offset"),
-    )
-
-
 def _decide_item_offset(item: pystac.Item) -> OffsetDecision:
     """The item's claim, checked against the smallest overview of a visible band."""
     decision = claimed_offset(item)
@@ -505,13 +208,6 @@ def _decide_item_offset(item: pystac.Item) -> OffsetDecision:
             band_file = BandFile(band, 0, _asset_path(item, coarsest))
             return check_offset(decision, band, median_dn(band_file))
     return decision
-
-
-def _reference_asset(item: pystac.Item, bands: dict[str, str]) -> str | None:
-    """The asset whose raster:bands offset speaks for the item: a visible band, else any."""
-    order = [*VISIBLE_BANDS, *(b.name for b in BANDS.values() if b.spectral)]
-    spectral = [k for k, b in bands.items() if BANDS[b].spectral]
-    return min(spectral, key=lambda k: order.index(bands[k]), default=None)
 
 
 def _store_offsets(item: pystac.Item, decision: OffsetDecision | None) -> None:
@@ -592,78 +288,3 @@ def _label(source: StacSource, item: pystac.Item) -> str:
     if isinstance(source, str | Path):
         return str(source)
     return item.get_self_href() or item.id
-
-
-# --- identity ------------------------------------------------------------------------------
-
-
-def item_identity(item: pystac.Item) -> dict[str, Any]:
-    """Product id, level, mission, tile and processing baseline, from whichever fields the
-    item's family uses (``s2:*`` in earth-search v1 and Planetary Computer, ``sentinel:*`` in
-    earth-search v0, ``mgrs:*``, STAC 0.8 ``eo:productType``/``s2:tile``), else its id."""
-    product_id = _product_id(item)
-    return {
-        "product_id": product_id,
-        "level": _level(item, product_id),
-        "mission": _mission(item, product_id),
-        "tile": _tile(item, product_id),
-        "baseline": _baseline(item),
-    }
-
-
-def _product_id(item: pystac.Item) -> str:
-    props = item.properties
-    for field in PRODUCT_ID_FIELDS:
-        value = props.get(field)
-        if value:
-            return str(value).removesuffix(".SAFE")
-    return item.id
-
-
-def _baseline(item: pystac.Item) -> str | None:
-    props = item.properties
-    for field in BASELINE_FIELDS:
-        if props.get(field):
-            return str(props[field])
-    for name in (_product_id(item), item.id):
-        m = _PRODUCT_BASELINE_RE.search(name)
-        if m:
-            return f"{m.group(1)}.{m.group(2)}"
-    return None
-
-
-def _level(item: pystac.Item, product_id: str) -> str | None:
-    props = item.properties
-    product_type = next((str(props[f]) for f in PRODUCT_TYPE_FIELDS if props.get(f)), "")
-    if product_type.upper() in ("S2MSI1C", "S2MSI2A"):  # ESA product types
-        return f"L{product_type[-2:].upper()}"
-    for text in (product_id, item.id):
-        m = _LEVEL_RE.search(text)
-        if m:
-            return f"L{(m.group(1) or m.group(2)).upper()}"
-    return None
-
-
-def _tile(item: pystac.Item, product_id: str) -> str | None:
-    props = item.properties
-    if props.get("s2:mgrs_tile"):
-        return str(props["s2:mgrs_tile"]).upper().removeprefix("T")
-    for prefix in ("mgrs:", "sentinel:"):
-        parts = [props.get(f"{prefix}{f}") for f in ("utm_zone", "latitude_band", "grid_square")]
-        if all(p is not None for p in parts):
-            return f"{int(parts[0]):02d}{parts[1]}{parts[2]}"  # type: ignore[arg-type]
-    if props.get("s2:tile"):
-        return str(props["s2:tile"]).upper().removeprefix("T")
-    for name in (product_id, item.id):
-        m = _TILE_RE.search(name)
-        if m:
-            return m.group(1).zfill(5)
-    return None
-
-
-def _mission(item: pystac.Item, product_id: str) -> str | None:
-    platform = str(item.properties.get("platform") or "").lower()
-    if re.fullmatch(r"sentinel-2[a-d]", platform):
-        return f"S2{platform[-1].upper()}"
-    m = re.match(r"^(S2[A-D])_", product_id) or re.match(r"^(S2[A-D])_", item.id)
-    return m.group(1) if m else None
