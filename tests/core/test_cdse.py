@@ -16,14 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from s2render.core.cdse import (
-    CdseConfig,
-    download_product,
-    find_product,
-    search_filter,
-    search_products,
-    zip_name,
-)
+from s2render.core.cdse import CdseConfig, find_product, search_filter, search_products, zip_name
+from s2render.core.cdse_download import download_product
 from s2render.core.errors import CredentialsError, DownloadError
 from s2render.core.product import open_product
 from tests.support.cdse_server import FakeProduct, serve_cdse, zip_safe
@@ -254,7 +248,8 @@ def test_concurrent_processes_share_one_download(cdse, product, tmp_path):
     lock = tmp_path / (zip_name(product.name).removesuffix(".zip") + ".lock")
     script = (
         "import json, sys\n"
-        "from s2render.core.cdse import CdseConfig, download_product, find_product\n"
+        "from s2render.core.cdse import CdseConfig, find_product\n"
+        "from s2render.core.cdse_download import download_product\n"
         "config = CdseConfig(**json.loads(sys.argv[1]))\n"
         "print(download_product(config, find_product(config, sys.argv[2]), sys.argv[3]))\n"
     )

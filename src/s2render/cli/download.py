@@ -8,7 +8,8 @@ import click
 from tqdm import tqdm
 
 from s2render.config import load_cdse_config, load_settings
-from s2render.core.cdse import download_product, find_product, zip_name
+from s2render.core.cdse import find_product, zip_name
+from s2render.core.cdse_download import download_product
 
 
 @click.command("download")

@@ -17,7 +17,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from s2render.core.cdse import CdseConfig, RemoteProduct, download_product, find_product
+from s2render.core.cdse import CdseConfig, RemoteProduct, find_product
+from s2render.core.cdse_download import download_product
 from s2render.core.errors import S2RenderError
 from s2render.core.product import PRODUCT_NAME_RE, open_product
 from s2render.web.errors import FieldError
