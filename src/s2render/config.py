@@ -124,6 +124,7 @@ class WebSettings:
     dispatcher_capacity: int  # renderings one dispatcher keeps in flight
     max_attempts: int  # times a rendering is started before it is given up
     download_cap: int | None  # bytes the downloaded products may take; None: no cap
+    stac_hosts: list[str]  # hosts STAC items and their assets may come from; empty: any
     debug: bool
 
 
@@ -145,6 +146,7 @@ def load_web_settings() -> WebSettings:
         dispatcher_capacity=_int("S2RENDER_DISPATCHER_CAPACITY") or 8,
         max_attempts=_int("S2RENDER_MAX_ATTEMPTS") or 3,
         download_cap=_bytes("S2RENDER_DOWNLOAD_CAP"),
+        stac_hosts=_list("S2RENDER_STAC_HOSTS", []),
         debug=debug_enabled(),
     )
 

@@ -37,10 +37,11 @@ PREFIX = f"{PC_CONTAINER}/29/R/KH/2020/02/19/S2A_29RKH_20200219_0_L2A"
 
 
 @pytest.fixture
-def tokens(monkeypatch):
-    """The token endpoint, configured through the environment; a fresh process token cache."""
+def tokens(monkeypatch, settings):
+    """The token endpoint, configured as S2RENDER_PC_SAS_URL configures it; a fresh process
+    token cache."""
     with serve_tokens() as server:
-        monkeypatch.setenv("S2RENDER_PC_SAS_URL", server.url)
+        settings.S2RENDER = {**settings.S2RENDER, "PC_SAS_URL": server.url}
         monkeypatch.setattr(signing, "TOKENS", signing.TokenCache())
         monkeypatch.setattr(signing, "PC_HOST_SUFFIXES", (*signing.PC_HOST_SUFFIXES, "127.0.0.1"))
         yield server

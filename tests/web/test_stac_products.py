@@ -187,3 +187,16 @@ def test_search_register_puts_the_items_found_in_the_registry(catalog_server, tr
         p.source == "stac" and p.sensed_at.date().isoformat() == "2023-08-15" for p in registered
     )
     assert all(p.remote_url.startswith(catalog_server.base_url) for p in registered)
+
+
+def test_an_operator_can_restrict_the_hosts_items_come_from(api, catalog_server, settings):
+    url = item_url(catalog_server, ITEMS[0])
+    settings.S2RENDER = {**settings.S2RENDER, "STAC_HOSTS": ["earth-search.aws.element84.com"]}
+    refused = api.post("/api/v1/products/", {"item": url}, format="json")
+    assert refused.status_code == 400
+    message = refused.json()["fields"]["item"][0]
+    assert "127.0.0.1 is not a STAC host" in message and "S2RENDER_STAC_HOSTS" in message
+    assert not Product.objects.exists()
+    catalog_server.clear()
+    settings.S2RENDER = {**settings.S2RENDER, "STAC_HOSTS": ["127.0.0.1"]}
+    assert register(api, url)["source"] == "stac"

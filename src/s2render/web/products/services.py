@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -161,7 +162,7 @@ def product_register_stac(*, item: str | dict, offset_override: int | None = Non
     offset decided) and kept under ``<data root>/stac/``, so rendering it later needs no
     request but the pixel reads.
     """
-    from s2render.config import pc_sas_url
+    from s2render.core.stac_item import load_item
     from s2render.core.stac_product import resolve_item
 
     source: str | dict = item
@@ -169,10 +170,15 @@ def product_register_stac(*, item: str | dict, offset_override: int | None = Non
     if isinstance(item, str):
         if re.match(r"^https?://", item):
             url = item
+            _check_host(url)
         else:
             source = str(resolve_under_root(item, field="item"))
     try:
-        resolved = resolve_item(source, offset_override=offset_override, sas_url=pc_sas_url())
+        loaded = load_item(source)
+        for asset in loaded.assets.values():
+            _check_host(asset.get_absolute_href() or "")
+        sas_url = settings.S2RENDER["PC_SAS_URL"]
+        resolved = resolve_item(loaded, offset_override=offset_override, sas_url=sas_url)
     except S2RenderError as exc:
         raise FieldError("item", f"not a usable Sentinel-2 STAC item: {exc}") from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -192,6 +198,21 @@ def product_register_stac(*, item: str | dict, offset_override: int | None = Non
         "remote_url": url,
     }
     return _save(values, destination, field="item")
+
+
+def _check_host(href: str) -> None:
+    """Refuse an item or asset on a host S2RENDER_STAC_HOSTS does not list (when it lists any):
+    registering makes this server fetch URLs its users give."""
+    allowed = settings.S2RENDER.get("STAC_HOSTS") or []
+    host = urlsplit(href).hostname if re.match(r"^https?://", href) else None
+    if not allowed or host is None:
+        return
+    if not any(host == h or host.endswith("." + h.lstrip(".")) for h in allowed):
+        raise FieldError(
+            "item",
+            f"{host} is not a STAC host this server reads from ({', '.join(allowed)}); "
+            "ask the operator to add it to S2RENDER_STAC_HOSTS",
+        )
 
 
 def _write_json_atomically(path: Path, document: dict) -> None:

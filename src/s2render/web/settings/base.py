@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from s2render.config import load_cdse_config, load_web_settings
+from s2render.config import load_cdse_config, load_web_settings, pc_sas_url
 
 S2 = load_web_settings()
 
@@ -149,6 +149,8 @@ S2RENDER = {
     "WORKER_PROCESSES": S2.base.processes,
     "DOWNLOAD_CAP": S2.download_cap,
     "CDSE": load_cdse_config(),
+    "PC_SAS_URL": pc_sas_url(),
+    "STAC_HOSTS": S2.stac_hosts,
 }
 
 LOGGING = {
