@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,12 @@ def gdal_reads(monkeypatch) -> list:
     real_open = rasterio.open
 
     def spy_open(path, *args, **kwargs):
-        return Spy(real_open(path, *args, **kwargs), log, str(path), dict(kwargs))
+        options = dict(kwargs)
+        # A coarsening read goes through a VRT over the file that names the level it opens.
+        level = re.search(r'<OOI key="OVERVIEW_LEVEL">([^<]+)</OOI>', str(path))
+        if level:
+            options["OVERVIEW_LEVEL"] = level.group(1)
+        return Spy(real_open(path, *args, **kwargs), log, str(path), options)
 
     monkeypatch.setattr(reader.rasterio, "open", spy_open)
     return log

@@ -25,6 +25,7 @@ from s2render.core.spec import RenderSpec, spec_from_preset
 from s2render.core.statistics import reduce_histograms
 from s2render.core.stretch import Stretch
 from tests.conftest import decode
+from tests.core.test_reader import special_values_band
 
 TRUE_COLOUR = ("B04", "B03", "B02")
 PNG = OutputFormat.PNG
@@ -135,6 +136,73 @@ def test_a_percentile_stretch_ignores_saturated_pixels(saturated_folder, tmp_pat
     arrays = [read_window(r.band_file, r.grid, r.window) for r in plan.reads(0)]
     cut = reduce_histograms(spec.stretch, 1, strip_statistics(plan, 0, *arrays))
     assert all(high < 0.26 for _, high in cut.ranges)  # DN < 2500; 65535 would be 2.0
+
+
+def coarse_special_values(factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the 60 x 60 px band of :func:`tests.core.test_reader.special_values_band` is at
+    ``factor`` times coarser: (saturated, no data) pixel masks."""
+    n = 60 // factor
+    saturated, no_data = np.zeros((n, n), dtype=bool), np.zeros((n, n), dtype=bool)
+    for row, col in itertools.product(range(n), range(n)):
+        block = special_values_band()[
+            row * factor : (row + 1) * factor, col * factor : (col + 1) * factor
+        ]
+        if not ((block != 0) & (block != 65535)).any():  # no valid input
+            saturated[row, col] = (block == 65535).any()
+            no_data[row, col] = not saturated[row, col]
+    return saturated, no_data
+
+
+@pytest.mark.parametrize("factor", [2, 6])
+@pytest.mark.parametrize(
+    "stretch", [Stretch(), Stretch(percentiles=(2.0, 98.0))], ids=["fixed", "percentile"]
+)
+def test_coarsening_neither_blends_saturated_nor_no_data_pixels(
+    write_raster, tmp_path, factor, stretch
+):
+    """At 20 m and 60 m from 10 m bands, every valid pixel is the background (no bright or dark
+    blend of DN 65535 or 0); saturated and no-data coarse pixels are transparent and counted."""
+    (tmp_path / "bands").mkdir()
+    for band in TRUE_COLOUR:
+        write_raster(f"bands/T33UUU_20230101T100000_{band}.tif", special_values_band())
+    spec = RenderSpec(str(tmp_path / "bands"), TRUE_COLOUR, 10 * factor, stretch=stretch)
+    result = render(replace(spec, format=PNG), tmp_path / "out")
+    pixels, _ = decode(Path(result.path or ""))
+    n = 60 // factor
+    assert pixels.shape == (4, n, n) and pixels.dtype == np.uint8
+    saturated, no_data = coarse_special_values(factor)
+    hidden = saturated | no_data
+    assert np.array_equal(pixels[3] == 0, hidden)
+    shown = pixels[:3, ~hidden]
+    assert (shown == shown[:, :1]).all(), np.unique(shown, axis=1)  # one colour: no blend
+    if not stretch.is_percentile:
+        assert (shown[:, 0] < 200).all()  # DN 1000 at 0-0.3: not a bright blend with 65535
+    figures = json.loads(Path(result.sidecar or "").read_text())["figures"]
+    assert figures == result.figures
+    assert figures["saturated_percent"] == round(100 * saturated.sum() / n**2, 3) > 0
+    assert figures["valid_percent"] == round(100 * (~hidden).sum() / n**2, 3)
+    if stretch.is_percentile:  # cut over valid pixels only: DN 1000, reflectance 0.1
+        applied = json.loads(Path(result.sidecar or "").read_text())["stretch"]
+        assert all(0.09 < low < high < 0.11 for low, high in applied["ranges"])
+
+
+def test_coarsening_onto_another_crs_blends_neither_saturated_nor_no_data_pixels(
+    write_raster, tmp_path
+):
+    """A warped read at 20 m of 10 m bands (output in EPSG:4326) averages valid pixels only too:
+    one colour wherever a pixel shows, and saturated pixels counted, not shown."""
+    (tmp_path / "bands").mkdir()
+    for band in TRUE_COLOUR:
+        write_raster(f"bands/T33UUU_20230101T100000_{band}.tif", special_values_band())
+    spec = RenderSpec(str(tmp_path / "bands"), TRUE_COLOUR, 20, crs="EPSG:4326", format=PNG)
+    result = render(spec, tmp_path / "out")
+    pixels, _ = decode(Path(result.path or ""))
+    assert pixels.dtype == np.uint8 and pixels.shape[0] == 4
+    shown = pixels[:3, pixels[3] == 255]
+    assert shown.shape[1] > 0.8 * pixels[3].size
+    assert (shown == shown[:, :1]).all(), np.unique(shown, axis=1)  # one colour: no blend
+    assert (shown[:, 0] < 200).all()
+    assert (result.figures or {})["saturated_percent"] > 0
 
 
 # --- cloud mask on the demo product -----------------------------------------------------------

@@ -69,3 +69,49 @@ def test_pixels_outside_the_file_are_no_data(write_raster):
 )
 def test_resampling_choice(band, src, dst, expected):
     assert resampling_for(band, src, dst) is expected
+
+
+# --- DN 0 (no data) and DN 65535 (saturated) when coarsening ----------------------------------
+
+BACKGROUND = 1000
+
+
+def special_values_band() -> np.ndarray:
+    """60 x 60 px at 10 m: background DN 1000 with a saturated block, a no-data block, a
+    block half saturated and half no data (all on 60 m pixel edges), and single saturated and
+    no-data pixels inside otherwise valid 20 m and 60 m pixels."""
+    data = np.full((60, 60), BACKGROUND, dtype=np.uint16)
+    data[0:6, 0:6] = 65535  # saturated at 20 m and 60 m
+    data[0:6, 54:60] = 0  # no data at 20 m and 60 m
+    data[54:60, 0:3] = 65535  # with no data beside it: no valid input at 60 m
+    data[54:60, 3:6] = 0
+    data[20, 20] = 65535  # one saturated pixel among valid ones
+    data[31, 31] = 0  # one no-data pixel among valid ones
+    return data
+
+
+def test_coarsening_averages_only_valid_pixels(write_raster):
+    """A coarse pixel is the average of its valid inputs; with none valid it is saturated if an
+    input is, else no data (DN 0 and 65535 never enter an average)."""
+    path = write_raster("b04.tif", special_values_band())
+    band = BandFile("B04", 10, str(path))
+    at_60 = read_window(band, grid(60, 10, 10), Window(0, 0, 10, 10))
+    expected = np.full((10, 10), BACKGROUND, dtype=np.uint16)
+    expected[0, 0] = expected[9, 0] = 65535
+    expected[0, 9] = 0
+    np.testing.assert_array_equal(at_60, expected)
+    at_20 = read_window(band, grid(20, 30, 30), Window(0, 0, 30, 30))
+    expected = np.full((30, 30), BACKGROUND, dtype=np.uint16)
+    expected[0:3, 0:3] = 65535
+    expected[27:30, 0:2] = 65535  # col 1 holds saturated and no-data inputs: saturated
+    expected[0:3, 27:30] = 0
+    expected[27:30, 2] = 0
+    np.testing.assert_array_equal(at_20, expected)
+
+
+def test_coarsening_off_the_pixel_grid_ignores_special_values(write_raster):
+    """Fractional source windows (grids that do not share an origin) average valid pixels only."""
+    path = write_raster("b04.tif", special_values_band(), left=299995.0, top=5000005.0)
+    out = read_window(BandFile("B04", 10, str(path)), grid(60, 9, 9), Window(0, 0, 9, 9))
+    inside = out[1:8, 1:8]
+    assert (inside == BACKGROUND).all(), inside

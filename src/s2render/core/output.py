@@ -128,6 +128,8 @@ def finalize_rendering(
         "radiometry": {
             "formula": "reflectance = (DN + offset) / quantification; DN 0 = no data, "
             "DN 65535 = saturated",
+            "coarsening": "average of the valid inputs (DN 0 and 65535 left out); saturated "
+            "where no input is valid and one is saturated",
             "offsets": offsets,
             "offset_source": plan.offset_source,
             "quantification": dict(zip(plan.bands, plan.quantification, strict=True)),

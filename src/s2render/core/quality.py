@@ -5,6 +5,14 @@ The cloud figure is Sen2Cor's cloudy share (SCL classes 8, 9, 10; :mod:`s2render
 of the pixels with data. With a cloud mask it is counted on the mask's SCL read, at the output
 resolution; without one, on the 60 m SCL over the rendering's area (one small read), so every
 L2A rendering reports it without adding work to the strips.
+
+The valid and saturated figures count output pixels as they are shown. When bands are coarsened,
+DN 0 and 65535 are left out of every average (:mod:`s2render.core.reader`): an output pixel is
+saturated only when none of its inputs was valid and one was saturated, so
+``saturated_percent`` is the share of the output hidden as saturated (at a coarser resolution, a
+lower bound of the saturated area: partly saturated pixels show the average of their valid
+inputs), and ``valid_percent`` + ``saturated_percent`` + the no-data share + the cloud-masked
+share make 100.
 """
 
 from __future__ import annotations

@@ -11,14 +11,34 @@ exposes them as overviews; a GeoTIFF's overviews likewise) chosen by :func:`choo
 opened explicitly — never left to GDAL's implicit overview choice — so what is decoded is known
 (:func:`decoded_pixels`) and a preview of a whole product decodes a few megapixels, not 360.
 An output in another CRS reads each strip through a GDAL warped VRT over the chosen level.
+
+DN 0 (no data) and DN 65535 (saturated) never enter an average (:func:`average_source`): a
+coarse pixel is the average of its valid inputs, and a coarse pixel with no valid input is
+saturated (65535) if one of its inputs is, no data (0) otherwise. That is GDAL's own rule for
+no data ("average: computes the weighted average of all non-NODATA contributing pixels",
+gdalwarp and RasterIO resampling honour the band's mask), which rio-tiler relies on (its masks
+come from GDAL's, so a pixel is masked only when none of its inputs is valid); saturation gets
+the same rule because "any saturated input makes the coarse pixel saturated" would grow each
+saturated 10 m speck to the whole coarse pixel (36 times its area at 60 m), so the picture
+and the saturated figure would depend on the resolution asked. GDAL takes one no-data value
+per band, so each coarsening read goes through a small VRT over the file
+(:func:`average_source`) that turns 65535 into its no-data value 0; only where no valid input
+was left, its second band, which keeps nothing but the 65535s, tells saturated from no data.
+
+Reduced levels of a JPEG 2000 codestream are a limit of this: their pixels are the codec's
+wavelet low-pass of the full resolution, computed when the file was written, so a saturated
+or no-data pixel is already blended into a level's pixel before it is read; only a
+full-resolution decode could separate it (ESA's band files have no mask to tell).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
@@ -30,6 +50,7 @@ from rasterio.windows import Window
 
 from s2render.core.bands import BANDS
 from s2render.core.errors import RenderError
+from s2render.core.masks import NO_DATA_DN, SATURATED_DN
 from s2render.core.product import BandFile, Grid, Product
 
 if TYPE_CHECKING:
@@ -202,13 +223,14 @@ def read_window(band_file: BandFile, grid: Grid, window: Window, *, level: int =
             resampling = resampling_for(band_file.band, src.transform.a, grid.transform.a)
             aligned = all(abs(v - round(v)) < _EPS for v in src_window.flatten())
             size = (round(src_window.width), round(src_window.height))
-            if aligned and size == (c1 - c0, r1 - r0):
+            shape = (r1 - r0, c1 - c0)
+            if aligned and size == (shape[1], shape[0]):
                 src_window = Window(*(round(v) for v in src_window.flatten()))
                 data = src.read(1, window=src_window)
+            elif resampling is Resampling.average and src.dtypes[0] == "uint16":
+                data = _read_average(band_file.path, level, src, src_window, shape)
             else:
-                data = src.read(
-                    1, window=src_window, out_shape=(r1 - r0, c1 - c0), resampling=resampling
-                )
+                data = src.read(1, window=src_window, out_shape=shape, resampling=resampling)
             out[r0:r1, c0:c1] = data
             return out
     except rasterio.errors.RasterioIOError as exc:
@@ -225,19 +247,95 @@ def read_warped(
     try:
         with read_env(band_file.path), open_level(band_file.path, level) as src:
             resampling = resampling_for(band_file.band, src.transform.a, read_resolution)
-            with WarpedVRT(
-                src,
-                crs=target.crs,
-                transform=target.transform,
-                width=target.width,
-                height=target.height,
-                resampling=resampling,
-                src_nodata=0,
-                nodata=0,
-            ) as vrt:
-                return vrt.read(1)
+            if resampling is not Resampling.average or src.dtypes[0] != "uint16":
+                with _warp(src, target, resampling) as vrt:
+                    return vrt.read(1)
+            # Each band's own no-data mask: GDAL's default for several bands masks a pixel
+            # only where every band is no data.
+            with (
+                average_source(band_file.path, level, src) as source,
+                _warp(source, target, resampling, UNIFIED_SRC_NODATA="NO") as vrt,
+            ):
+                data = vrt.read(1)
+                if not data.all():  # pixels without a valid input: saturated or no data?
+                    _mark_saturated(data, vrt.read(2))
+                return data
     except rasterio.errors.RasterioIOError as exc:
         raise RenderError(f"cannot read {band_file.band} from {band_file.path}: {exc}") from exc
+
+
+def _warp(src, target: Grid, resampling: Resampling, **options: str) -> WarpedVRT:
+    return WarpedVRT(
+        src,
+        crs=target.crs,
+        transform=target.transform,
+        width=target.width,
+        height=target.height,
+        resampling=resampling,
+        src_nodata=NO_DATA_DN,
+        nodata=NO_DATA_DN,
+        **options,
+    )
+
+
+def _read_average(path: str, level: int, src, window: Window, shape: tuple[int, int]) -> np.ndarray:
+    """Average-resample ``window`` of ``src`` to ``shape``, DN 0 and 65535 left out of every
+    average (see the module docstring)."""
+    with average_source(path, level, src) as vrt:
+        data = vrt.read(1, window=window, out_shape=shape, resampling=Resampling.average)
+        if not data.all():  # pixels without a valid input: saturated or no data?
+            hits = vrt.read(2, window=window, out_shape=shape, resampling=Resampling.average)
+            _mark_saturated(data, hits)
+        return data
+
+
+def _mark_saturated(data: np.ndarray, saturated: np.ndarray) -> None:
+    """Pixels of ``data`` left without a valid input become saturated where an input was."""
+    data[(data == NO_DATA_DN) & (saturated == SATURATED_DN)] = SATURATED_DN
+
+
+# VRT ComplexSource transfers (GDAL VRT format doc) onto a band with no-data value 0: the band
+# with DN 65535 made no data too (``NODATA``: source pixels of that value are not written), and
+# the band's 65535s alone (a ``LUT`` sending every other DN to 0), whose average is 65535
+# where any input is.
+_VALID_ONLY = f"<NODATA>{SATURATED_DN}</NODATA>"
+_SATURATED_ONLY = f"<LUT>0:0,{SATURATED_DN - 1}:0,{SATURATED_DN}:{SATURATED_DN}</LUT>"
+
+
+@contextmanager
+def average_source(path: str, level: int, src):
+    """A VRT over band file ``path`` at ``level`` (``src``, open at it) whose two bands have the
+    no-data value 0, so that GDAL's average leaves those pixels out: band 1 holds the valid DNs,
+    band 2 the 65535s alone. Both read the same file, so band 2 is served from the tiles band 1
+    decoded (GDAL's block cache): telling saturated from no data costs no second decode."""
+    bands = "".join(
+        _vrt_band(path, level, src, band, transfer)
+        for band, transfer in ((1, _VALID_ONLY), (2, _SATURATED_ONLY))
+    )
+    srs = f"<SRS>{escape(src.crs.to_wkt())}</SRS>" if src.crs is not None else ""
+    transform = ", ".join(repr(v) for v in src.transform.to_gdal())
+    with rasterio.open(
+        f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">{srs}'
+        f"<GeoTransform>{transform}</GeoTransform>{bands}</VRTDataset>"
+    ) as vrt:
+        yield vrt
+
+
+def _vrt_band(path: str, level: int, src, band: int, transfer: str) -> str:
+    """A VRT band over band 1 of ``path`` opened at ``level``, so the VRT has no overviews:
+    GDAL then resamples from the source pixels, honouring the VRT's no-data value."""
+    overview = "NONE" if level == 0 else f"{level - 1}only"
+    rect = f'xOff="0" yOff="0" xSize="{src.width}" ySize="{src.height}"'
+    block_y, block_x = src.block_shapes[0]  # blocks as the file's tiles
+    return (
+        f'<VRTRasterBand dataType="UInt16" band="{band}" blockXSize="{block_x}" '
+        f'blockYSize="{block_y}">'
+        f"<NoDataValue>{NO_DATA_DN}</NoDataValue><ComplexSource>"
+        f'<SourceFilename relativeToVRT="0">{escape(path)}</SourceFilename>'
+        f'<OpenOptions><OOI key="OVERVIEW_LEVEL">{overview}</OOI></OpenOptions>'
+        f"<SourceBand>1</SourceBand>{transfer}<SrcRect {rect}/><DstRect {rect}/>"
+        "</ComplexSource></VRTRasterBand>"
+    )
 
 
 def read_request(request: ReadRequest) -> np.ndarray:
