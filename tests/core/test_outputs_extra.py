@@ -242,3 +242,44 @@ def test_contact_sheet_draws_from_the_image_when_the_thumbnail_is_gone(batch, tm
 def test_contact_sheet_refuses_bad_requests(batch, tmp_path, name, options, message):
     with pytest.raises(SpecError, match=message):
         write_contact_sheet(batch, tmp_path / name, **options)
+
+
+# --- STAC gsd: the output's pixel size --------------------------------------------------------
+
+
+def ground_metres_per_degree(lat: float) -> tuple[float, float]:
+    """Metres per degree of longitude and latitude on the WGS 84 ellipsoid at ``lat``."""
+    a, e2 = 6378137.0, 6.69437999014e-3
+    phi = np.radians(lat)
+    w = 1 - e2 * np.sin(phi) ** 2
+    return (np.pi / 180 * a / np.sqrt(w) * np.cos(phi), np.pi / 180 * a * (1 - e2) / w**1.5)
+
+
+def test_stac_gsd_of_a_preview_is_its_pixel_size(demo_l2a, tmp_path):
+    spec = RenderSpec(str(demo_l2a), TRUE_COLOUR, 10, max_size=98, format=OutputFormat.GTIFF)
+    result = render(spec, tmp_path)
+    with rasterio.open(result.path) as src:  # decoded: 98 px over the 5880 m product
+        assert (src.width, src.height) == (98, 98) and src.read().shape == (4, 98, 98)
+        assert src.res == pytest.approx((60.0, 60.0))
+    item = pystac.Item.from_file(result.stac_item or "")
+    item.validate()
+    assert item.properties["gsd"] == pytest.approx(60.0)
+    assert item.properties["s2render:pixel_size_m"] == pytest.approx([60.0, 60.0])
+    assert item.properties["s2render:resolution"] == 10  # what was asked, kept apart
+
+
+def test_stac_gsd_of_a_geographic_output_is_in_metres_at_its_centre(demo_l2a, tmp_path):
+    spec = RenderSpec(str(demo_l2a), TRUE_COLOUR, 60, crs="EPSG:4326", format=OutputFormat.GTIFF)
+    result = render(spec, tmp_path)
+    with rasterio.open(result.path) as src:
+        pixels = src.read()
+        assert src.crs.to_epsg() == 4326 and pixels.shape[0] == 4 and pixels[3].max() == 255
+        deg_x, deg_y = src.res
+        lat = (src.bounds.bottom + src.bounds.top) / 2
+    per_lon, per_lat = ground_metres_per_degree(lat)
+    item = pystac.Item.from_file(result.stac_item or "")
+    item.validate()
+    size_x, size_y = deg_x * per_lon, deg_y * per_lat
+    assert item.properties["gsd"] == pytest.approx(np.sqrt(size_x * size_y), abs=1e-3)
+    assert item.properties["s2render:pixel_size_m"] == pytest.approx([size_x, size_y], abs=1e-3)
+    assert abs(item.properties["gsd"] - 60) > 1  # GDAL's suggested pixel is not the 60 m asked

@@ -9,10 +9,12 @@ validates against the core schemas that pystac ships, without network.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pystac
+from rasterio.crs import CRS
 from rasterio.warp import transform_bounds, transform_geom
 
 from s2render.core.encode import atomic_path
@@ -21,6 +23,33 @@ from s2render.core.encode import atomic_path
 # extension's Sentinel-2 examples).
 PLATFORMS = {"S2A": "sentinel-2a", "S2B": "sentinel-2b", "S2C": "sentinel-2c", "S2D": "sentinel-2d"}
 _EDGE_POINTS = 3  # corners and edge midpoints: a UTM rectangle is slightly curved in lon/lat
+# WGS 84 ellipsoid (NIMA TR8350.2): semi-major axis (m) and first eccentricity squared.
+_WGS84_A = 6378137.0
+_WGS84_E2 = 6.69437999014e-3
+
+
+def pixel_size_m(crs: str, transform: list[float], bounds: list[float]) -> tuple[float, float]:
+    """The (x, y) size in metres of an output pixel of ``transform`` in ``crs``.
+
+    A projected CRS: the pixel size in its linear unit, converted to metres (map metres: in Web
+    Mercator they are longer than ground metres away from the equator, by 1 / cos(latitude)).
+    A geographic CRS: degrees converted to metres at the latitude of the centre of ``bounds``,
+    along the parallel (prime-vertical radius of curvature N * cos(lat)) and the meridian
+    (meridional radius M) of the WGS 84 ellipsoid (Snyder, Map Projections: A Working Manual,
+    USGS PP 1395, eqs. 4-18 and 4-20).
+    """
+    ref = CRS.from_user_input(crs)
+    x, y = abs(transform[0]), abs(transform[4])
+    if not ref.is_geographic:
+        factor = ref.linear_units_factor[1]
+        return x * factor, y * factor
+    _, south, _, north = transform_bounds(ref, "EPSG:4326", *bounds)
+    lat = math.radians((south + north) / 2)
+    w = 1 - _WGS84_E2 * math.sin(lat) ** 2
+    n = _WGS84_A / math.sqrt(w)  # prime vertical
+    m = _WGS84_A * (1 - _WGS84_E2) / w**1.5  # meridian
+    per_degree = math.pi / 180
+    return x * per_degree * n * math.cos(lat), y * per_degree * m
 
 
 def footprint(bounds: list[float], crs: str) -> tuple[dict, list[float]]:
@@ -40,6 +69,14 @@ def footprint(bounds: list[float], crs: str) -> tuple[dict, list[float]]:
     return dict(geometry), [round(v, 7) for v in (west, south, east, north)]
 
 
+def output_gsd(document: dict) -> float:
+    """The ``gsd`` of a rendering from its sidecar ``document``: its output pixel size in metres
+    (a resized or reprojected output is not at the resolution asked), as the side of a square
+    of the same area (:func:`pixel_size_m`)."""
+    size_x, size_y = pixel_size_m(document["crs"], document["transform"], document["bounds"])
+    return round(math.sqrt(size_x * size_y), 3)
+
+
 def rendering_item(
     document: dict, *, image: str, thumbnail: str | None, sidecar: str
 ) -> pystac.Item:
@@ -50,12 +87,13 @@ def rendering_item(
     sensed = product.get("sensing_time")
     created = datetime.now(UTC)
     figures = document.get("figures", {})
+    size_x, size_y = pixel_size_m(document["crs"], document["transform"], document["bounds"])
     properties = {
         "title": Path(image).stem,
         "created": created.isoformat(),
         "constellation": "sentinel-2",
         "instruments": ["msi"],
-        "gsd": document["resolution"],
+        "gsd": output_gsd(document),
         "platform": PLATFORMS.get(product.get("mission") or ""),
         "s2render:version": document.get("s2render"),
         "s2render:product": product.get("id"),
@@ -69,6 +107,7 @@ def rendering_item(
         "s2render:expressions": document.get("expressions"),
         "s2render:expression": document.get("expression"),
         "s2render:resolution": document["resolution"],
+        "s2render:pixel_size_m": [round(size_x, 3), round(size_y, 3)],
         "s2render:area": document.get("area"),
         "s2render:cloud_mask": document.get("cloud_mask"),
         "s2render:format": document.get("format"),
