@@ -3,6 +3,7 @@ failed for real (a band file truncated under a registered copy of the demo produ
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 
@@ -12,7 +13,7 @@ from django.conf import settings
 from s2render.web.jobs.specs import job_output_dir
 from tests.conftest import decode
 from tests.web.conftest import wait_for
-from tests.web.v1_helpers import create_job, path_of, save, spec, wait_ended
+from tests.web.v1_helpers import content, create_job, path_of, save, spec, wait_ended
 
 
 def job_files(job_id: str) -> list[str]:
@@ -110,3 +111,53 @@ def test_retry_renders_the_failed_renderings_again(api, dispatcher, demo_safe, t
         assert again.status_code == 409 and "no failed" in again.json()["detail"]
     finally:
         shutil.rmtree(copy.parent)
+
+
+def test_a_retried_job_scope_rendering_takes_the_mapping_the_job_already_has(
+    api, product, dispatcher, demo_safe, tmp_path
+):
+    """Job scope: the rendering that failed in the first batch (the product's B02 files moved
+    away, then put back) gets, when retried, the ranges the other renderings were mapped with,
+    not a mapping over itself alone."""
+    job_scope = {"stretch": "p2,98", "stretch_scope": "job"}
+    job = create_job(
+        api,
+        spec(product, **job_scope),  # B04, B03, B02: the one that fails
+        spec(product, bands=["B12", "B8A", "B04"], **job_scope),
+        spec(product, bands=["B11", "B05", "B03"], **job_scope),
+    )
+    bands = sorted(demo_safe.glob("GRANULE/*/IMG_DATA/R*m/*_B02_*m.jp2"))
+    assert bands
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    try:
+        for band in bands:
+            shutil.move(band, moved / band.name)
+        assert api.post(path_of(job["links"]["start"])).status_code == 202
+        first = wait_ended(api, job)
+    finally:
+        for band in bands:
+            shutil.move(moved / band.name, band)
+    assert [r["status"] for r in first["renderings"]] == ["error", "finished", "finished"]
+    assert "B02" in first["renderings"][0]["error"]
+
+    def applied(rendering: dict) -> dict:
+        sidecar = json.loads(content(api.get(path_of(rendering["links"]["sidecar"]))))
+        assert sidecar["stretch"] == rendering["figures"]["stretch"]  # recorded as written
+        return sidecar["stretch"]
+
+    job_stretch = applied(first["renderings"][1])
+    assert job_stretch["scope"] == "job" and job_stretch["renderings"] == 2
+    assert applied(first["renderings"][2]) == job_stretch
+
+    assert api.post(path_of(job["links"]["retry"])).status_code == 202
+    retried = wait_ended(api, job)
+    assert [r["status"] for r in retried["renderings"]] == ["finished"] * 3
+    assert applied(retried["renderings"][0]) == job_stretch  # the job's mapping, as computed
+    assert retried["renderings"][0]["spec"]["stretch"] == "p2,98"  # stored as asked
+    assert retried["renderings"][0]["spec"]["stretch_scope"] == "job"
+    pixels, profile = decode(
+        save(api.get(path_of(retried["renderings"][0]["links"]["download"])), tmp_path)
+    )
+    assert profile["driver"] == "JPEG" and pixels.shape == (3, 98, 98)
+    assert pixels.dtype == np.uint8 and pixels.std() > 5

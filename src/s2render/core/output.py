@@ -49,6 +49,25 @@ def describe_stretch(plan: RenderPlan, ranges: PercentileRanges | None) -> dict:
     return described
 
 
+def applied_job_ranges(stretch: dict | None) -> PercentileRanges | None:
+    """The job-scope percentile ranges a rendering's sidecar says were applied (its
+    ``"stretch"``, as :func:`describe_stretch` wrote it), to apply again to the job's other
+    renderings; None for any other stretch."""
+    if not stretch or stretch.get("type") != "percentile" or stretch.get("scope") != "job":
+        return None
+    if not stretch.get("ranges") or not stretch.get("percentiles"):
+        return None
+    low, high = stretch["percentiles"]
+    return PercentileRanges(
+        ranges=tuple((float(lo), float(hi)) for lo, hi in stretch["ranges"]),
+        percentiles=(float(low), float(high)),
+        scope="job",
+        pixels=int(stretch.get("pixels", 0)),
+        renderings=int(stretch.get("renderings", 0)),
+        fallback=bool(stretch.get("fallback", False)),
+    )
+
+
 def encode_jpeg_segment(plan: RenderPlan, segment: int, *_strips_done: StripResult) -> bytes:
     """JPEG-encode one segment's rows from the canvas (call once its strips are composed)."""
     a, b = plan.segments[segment]

@@ -14,6 +14,11 @@ position), and the compose and finalize tasks take its ranges. The strips' reads
 memory until the reduction is done (Dask spills them to disk under memory pressure); and a read
 that fails fails every rendering sharing that job-scope reduction, since their common mapping
 cannot be computed.
+
+A job whose job-scope mapping was already applied (its renderings that failed are retried, or a
+remote product arrived after the rest of the job ran) passes those ranges as ``job_ranges``:
+the batch's job-scope renderings with the same percentiles then take them as they are, with no
+statistics and no reduction of their own, so the whole job stays comparable side by side.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,6 +47,7 @@ from s2render.core.render import (
     reduce_histograms,
     strip_statistics,
 )
+from s2render.core.statistics import PercentileRanges
 from s2render.core.stretch import Stretch
 
 Progress = Callable[[RenderResult], None]
@@ -88,15 +94,23 @@ class Submitted:
     read_keys: list[str]  # the distinct reads of the graph
 
 
+JobRanges = Mapping[tuple[float, float], PercentileRanges]
+
+
 def submit_batch(
-    client: Client, plans: Sequence[RenderPlan | RenderResult], batch_id: str
+    client: Client,
+    plans: Sequence[RenderPlan | RenderResult],
+    batch_id: str,
+    *,
+    job_ranges: JobRanges | None = None,
 ) -> Submitted:
-    """Submit the graph of every planned rendering."""
+    """Submit the graph of every planned rendering. ``job_ranges``: the job-scope mapping
+    already applied to the job, per percentile cut (reused, not computed again)."""
     graph = _Graph(client, batch_id)
     planned = [(i, p) for i, p in enumerate(plans) if isinstance(p, RenderPlan)]
     started = {index: time.perf_counter() for index, _ in planned}
     inputs = {index: graph.reads_of(plan) for index, plan in planned}
-    ranges = graph.statistics(planned, inputs)
+    ranges = graph.statistics(planned, inputs, job_ranges or {})
     finals: dict[Future, tuple[int, RenderPlan]] = {}
     for index, plan in planned:
         final = graph.rendering(index, plan, inputs[index], ranges.get(index), started[index])
@@ -132,16 +146,25 @@ class _Graph:
         return strips
 
     def statistics(
-        self, planned: list[tuple[int, RenderPlan]], inputs: dict[int, list[list[Future]]]
-    ) -> dict[int, Future]:
+        self,
+        planned: list[tuple[int, RenderPlan]],
+        inputs: dict[int, list[list[Future]]],
+        job_ranges: JobRanges,
+    ) -> dict[int, Future | PercentileRanges]:
         """Percentile ranges per rendering index: strip histograms reduced per rendering, or
-        across every job-scope rendering with the same percentiles."""
-        ranges: dict[int, Future] = {}
+        across every job-scope rendering with the same percentiles, or the job's ranges
+        already applied for those percentiles."""
+        ranges: dict[int, Future | PercentileRanges] = {}
         # Job scope: one reduction per percentile cut; gamma stays each rendering's own.
         job_groups: dict[tuple[float, float], list[tuple[int, Stretch, list[Future]]]]
         job_groups = defaultdict(list)
         for index, plan in planned:
             if not plan.needs_statistics:
+                continue
+            stretch = plan.spec.stretch
+            cut = stretch.percentiles
+            if stretch.scope == "job" and cut is not None and cut in job_ranges:
+                ranges[index] = job_ranges[cut]
                 continue
             histograms = [
                 self.client.submit(
@@ -155,7 +178,6 @@ class _Graph:
                 )
                 for strip, reads in enumerate(inputs[index])
             ]
-            stretch = plan.spec.stretch
             if stretch.scope == "job" and stretch.percentiles is not None:
                 job_groups[stretch.percentiles].append((index, stretch, histograms))
             else:
@@ -185,7 +207,7 @@ class _Graph:
         index: int,
         plan: RenderPlan,
         inputs: list[list[Future]],
-        ranges: Future | None,
+        ranges: Future | PercentileRanges | None,
         started: float,
     ) -> Future:
         """Compose, JPEG-segment and finalize tasks of one rendering; returns the final one."""

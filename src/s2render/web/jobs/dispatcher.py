@@ -10,6 +10,14 @@ job's folder in the transaction that records them done, so only the current clai
 puts a file under a final name: a dispatcher presumed dead (paused, cut off) that wakes up finds
 its claim withdrawn and its folder removed, and cannot replace or delete an image someone else
 recorded.
+
+A job-scope percentile stretch is one mapping for the whole job. The first batch of a job
+computes it; each finished rendering records the ranges applied (its figures' ``stretch``, from
+the sidecar). A later batch of the same job — the failed renderings retried, renderings re-queued
+after a dispatcher died, a remote product fetched after the rest ran — reuses those recorded
+ranges instead of computing a mapping over itself alone (:func:`job_ranges`), so the job stays
+comparable side by side. The stored specs stay as asked (``p2,98``, scope job): the reuse is
+decided at submission, and the sidecar records the ranges, as for the first batch.
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ from pathlib import Path
 from distributed import Client, Future
 from django.db import DatabaseError, connections, transaction
 
-from s2render.core.output import companion
+from s2render.core.output import applied_job_ranges, companion
 from s2render.core.render import RenderPlan, RenderResult
+from s2render.core.statistics import PercentileRanges
 from s2render.execution.batch import describe_error, plan_batch, submit_batch
 from s2render.web.jobs import services
 from s2render.web.jobs.models import Dispatcher, Rendering, Status
@@ -283,7 +292,10 @@ class JobDispatcher:
         for row, plan in zip(kept, planned, strict=True):
             if isinstance(plan, RenderResult):
                 services.rendering_fail(rendering_id=row.pk, claim=claim, error=plan.error or "")
-        submitted = submit_batch(self.client, planned, f"{claim[:12]}-{rows[0].job_id}")
+        reuse = job_ranges(rows[0].job_id) if _job_scope(kept) else {}
+        submitted = submit_batch(
+            self.client, planned, f"{claim[:12]}-{rows[0].job_id}", job_ranges=reuse
+        )
         by_index = {index: row for index, row in enumerate(kept)}
         for future, (index, plan) in submitted.finals.items():
             self.inflight[future] = _InFlight(by_index[index].pk, claim, plan, out_dir)
@@ -338,6 +350,26 @@ class JobDispatcher:
             if name != self.name and not _pid_alive(pid):
                 dead.append(name)
         return dead
+
+
+def _job_scope(rows: list[Rendering]) -> bool:
+    return any(row.spec.get("stretch_scope") == "job" for row in rows)
+
+
+def job_ranges(job_id: int) -> dict[tuple[float, float], PercentileRanges]:
+    """The job-scope ranges already applied to the job's finished renderings, per percentile
+    cut (the first finished rendering's, in index order: every rendering of a cut shares them)."""
+    found: dict[tuple[float, float], PercentileRanges] = {}
+    figures = (
+        Rendering.objects.filter(job_id=job_id, status=Status.FINISHED)
+        .order_by("index")
+        .values_list("figures", flat=True)
+    )
+    for record in figures:
+        applied = applied_job_ranges((record or {}).get("stretch"))
+        if applied is not None:
+            found.setdefault(applied.percentiles, applied)
+    return found
 
 
 def _fetch_product(product_id: int):
