@@ -180,3 +180,33 @@ def test_start_again_renders_from_scratch(api, finished_job):
     again = wait_ended(api, finished_job)
     assert again["status"] == "finished"
     assert again["started"] > finished_job["started"]
+
+
+def test_results_describe_presets_expressions_and_previews_at_their_real_pixel_size(
+    api, product, dispatcher
+):
+    job = create_job(
+        api,
+        {"product": product.pk, "preset": "ndvi", "resolution": 20, "format": "png"},
+        {"product": product.pk, "expression": "B08/B04", "colormap": "viridis",
+         "value_range": [0, 8], "resolution": 20, "format": "png"},
+        {"product": product.pk, "bands": ["B04", "B03", "B02"], "resolution": 10,
+         "max_size": 147, "format": "png"},
+        title="kinds",
+    )  # fmt: skip
+    api.post(path_of(job["links"]["start"]))
+    done = wait_ended(api, job)
+    assert done["status"] == "finished"
+    response = api.get(path_of(done["links"]["results"]))
+    assert response.status_code == 200
+    preset, expression, preview = pystac.ItemCollection.from_dict(response.json()).items
+    for item in (preset, expression, preview):
+        item.validate()
+    assert preset.properties["s2render:preset"] == "ndvi"
+    assert preset.properties["title"] == "kinds #0: ndvi at 20 m"
+    assert preset.properties["s2render:bands"] == ["B04", "B08"]
+    assert expression.properties["s2render:expressions"] == ["B08/B04"]
+    assert expression.properties["gsd"] == pytest.approx(20)
+    # 588 px at 10 m capped at 147 px: 40 m pixels, whatever resolution was asked.
+    assert preview.properties["s2render:resolution"] == 10
+    assert preview.properties["gsd"] == pytest.approx(40)

@@ -15,6 +15,7 @@ from datetime import datetime
 import pystac
 from rasterio.warp import transform_bounds
 
+from s2render.core.stac import output_gsd
 from s2render.web.jobs.models import Job, Rendering, Status
 from s2render.web.jobs.selectors import rendering_sidecar
 
@@ -41,20 +42,27 @@ def rendering_item(job: Job, rendering: Rendering, sidecar: dict, url_for: UrlFo
     when: datetime = product.sensed_at or rendering.finished_at  # type: ignore[assignment]
     spec = rendering.spec
     figures = sidecar.get("figures", {})
+    content = (
+        spec.get("preset")
+        or spec.get("expression")
+        or "/".join(spec.get("bands") or spec.get("expressions") or sidecar.get("bands") or [])
+    )
     properties = {
-        "title": f"{job.title or 'job'} #{rendering.index}: {'/'.join(spec['bands'])} "
-        f"at {spec['resolution']:g} m",
+        "title": f"{job.title or 'job'} #{rendering.index}: {content} at {spec['resolution']:g} m",
         "created": rendering.finished_at.isoformat() if rendering.finished_at else None,
         "constellation": "sentinel-2",
         "instruments": ["msi"],
-        "gsd": spec["resolution"],
+        "gsd": output_gsd(sidecar),  # the output's pixel size, not the resolution asked
         "s2render:job": str(job.uuid),
         "s2render:index": rendering.index,
         "s2render:product": product.name,
         "s2render:level": product.level,
         "s2render:tile": product.tile,
         "s2render:baseline": product.baseline,
-        "s2render:bands": spec["bands"],
+        "s2render:bands": sidecar.get("bands") or spec.get("bands"),
+        "s2render:preset": spec.get("preset"),
+        "s2render:expressions": spec.get("expressions")
+        or ([spec["expression"]] if spec.get("expression") else None),
         "s2render:resolution": spec["resolution"],
         "s2render:area": sidecar.get("area"),
         "s2render:format": spec["format"],
