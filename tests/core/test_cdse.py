@@ -66,11 +66,6 @@ def _wait_until(condition, timeout: float = 20.0) -> None:
         time.sleep(0.005)
 
 
-needs_proc_locks = pytest.mark.skipif(
-    not Path("/proc/locks").exists(), reason="waiting flock() callers are seen in /proc/locks"
-)
-
-
 # --- catalogue --------------------------------------------------------------------------------
 
 
@@ -224,7 +219,6 @@ def test_an_always_corrupted_body_fails_after_the_bounded_retries(cdse, product,
     assert not list(tmp_path.glob("*.part"))
 
 
-@needs_proc_locks
 def test_ten_concurrent_threads_share_one_download(cdse, product, tmp_path):
     cdse.gate = threading.Event()  # the first download waits until every caller is queued
     config = cdse.config()
@@ -241,7 +235,6 @@ def test_ten_concurrent_threads_share_one_download(cdse, product, tmp_path):
     assert next(iter(paths)).read_bytes() == product.body
 
 
-@needs_proc_locks
 def test_concurrent_processes_share_one_download(cdse, product, tmp_path):
     cdse.gate = threading.Event()
     config = cdse.config()
