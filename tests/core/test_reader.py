@@ -115,3 +115,28 @@ def test_coarsening_off_the_pixel_grid_ignores_special_values(write_raster):
     out = read_window(BandFile("B04", 10, str(path)), grid(60, 9, 9), Window(0, 0, 9, 9))
     inside = out[1:8, 1:8]
     assert (inside == BACKGROUND).all(), inside
+
+
+def test_telling_saturated_from_no_data_reads_only_the_box_that_needs_it(write_raster):
+    """The saturated-or-no-data pass reads the box around the pixels without a valid input
+    (a swath edge is a sliver of a preview); at a fractional ratio it gives exactly what the
+    pass over the whole window gives."""
+    import rasterio
+
+    from s2render.core.reader import _mark_saturated, _read_average, average_source
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(1, 9000, size=(300, 300), dtype=np.uint16)
+    data[:, 220:] = 0  # a no-data swath edge
+    data[40:80, 240:280] = 65535  # saturated blocks inside it and in the valid part
+    data[150:160, 30:45] = 65535
+    path = write_raster("b04.tif", data)
+    window, shape = Window(3.5, 1.25, 290.0, 295.5), (97, 71)  # fractional ratios
+    with rasterio.open(path) as src:
+        got = _read_average(str(path), 0, src, window, shape)
+        with average_source(str(path), 0, src) as vrt:
+            full = vrt.read(1, window=window, out_shape=shape, resampling=Resampling.average)
+            hits = vrt.read(2, window=window, out_shape=shape, resampling=Resampling.average)
+    _mark_saturated(full, hits)
+    np.testing.assert_array_equal(got, full)
+    assert (got == 65535).any() and (got == 0).any() and (got[:, :50] > 0).all()

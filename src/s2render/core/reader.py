@@ -284,8 +284,18 @@ def _read_average(path: str, level: int, src, window: Window, shape: tuple[int, 
     with average_source(path, level, src) as vrt:
         data = vrt.read(1, window=window, out_shape=shape, resampling=Resampling.average)
         if not data.all():  # pixels without a valid input: saturated or no data?
-            hits = vrt.read(2, window=window, out_shape=shape, resampling=Resampling.average)
-            _mark_saturated(data, hits)
+            # Only over the box that holds them (a swath edge is a sliver of a preview): the
+            # same output pixels of the same fractional window, so the same averages.
+            rows, cols = np.nonzero(data == NO_DATA_DN)
+            r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+            sy, sx = window.height / shape[0], window.width / shape[1]
+            box = Window(
+                window.col_off + c0 * sx, window.row_off + r0 * sy, (c1 - c0) * sx, (r1 - r0) * sy
+            )
+            hits = vrt.read(
+                2, window=box, out_shape=(r1 - r0, c1 - c0), resampling=Resampling.average
+            )
+            _mark_saturated(data[r0:r1, c0:c1], hits)
         return data
 
 
