@@ -8,26 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from s2render.cli.main import cli
 from s2render.core.colormap import get_colormap
 from s2render.core.presets import CATALOGUE_VERSION, list_presets
+from tests.cli.helpers import invoke, records
 from tests.conftest import decode
-
-
-def invoke(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    return result
-
-
-def records(result) -> list[dict]:
-    assert result.exit_code == 0, result.output
-    found = json.loads(result.stdout)
-    assert all(r["status"] == "done" for r in found), found
-    return found
 
 
 def sidecar(record: dict) -> dict:

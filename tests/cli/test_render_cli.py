@@ -9,18 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from s2render.cli.main import cli
+from tests.cli.helpers import invoke
 from tests.conftest import decode
 
 SEED_ARGS = ["--res", "20,20,60", "--r", "B04,B12,B06", "--g", "B03,B11,B04", "--b", "B02,B03,B02"]
-
-
-def invoke(*args: str, input: str | None = None):
-    result = CliRunner().invoke(cli, [str(a) for a in args], input=input)
-    assert "Traceback" not in result.output
-    return result
 
 
 def test_seed_batch_prints_the_rendered_files(uuu, tmp_path):

@@ -10,25 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from click.testing import CliRunner
 from PIL import Image
 
-from s2render.cli.main import cli
 from s2render.core.masks import dilate
+from tests.cli.helpers import invoke, records
 from tests.conftest import decode
-
-
-def invoke(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    return result
-
-
-def records(result) -> list[dict]:
-    assert result.exit_code == 0, result.output
-    found = json.loads(result.stdout)
-    assert all(r["status"] == "done" for r in found), found
-    return found
 
 
 def scl_20m(product: Path) -> np.ndarray:
