@@ -23,7 +23,7 @@ def product_search(
     """Products filtered like the API's list: tile, level, day range, cloud ceiling, bbox."""
     rows = Product.objects.all()
     if tile:
-        rows = rows.filter(tile__iexact=tile.strip().upper().removeprefix("T"))
+        rows = filter_tile(rows, tile)
     if level:
         rows = rows.filter(level=level)
     if span is not None and span.start is not None:
@@ -33,9 +33,21 @@ def product_search(
     if max_cloud is not None:
         rows = rows.filter(cloud_cover__lte=max_cloud)
     if bbox is not None:
-        west, south, east, north = bbox
-        rows = rows.filter(west__lte=east, east__gte=west, south__lte=north, north__gte=south)
+        rows = filter_bbox(rows, bbox)
     return rows
+
+
+def filter_tile(rows: QuerySet[Product], tile: str) -> QuerySet[Product]:
+    """Products of an MGRS tile, given as ``33UUU`` or ``T33UUU`` in any case."""
+    return rows.filter(tile__iexact=tile.strip().upper().removeprefix("T"))
+
+
+def filter_bbox(
+    rows: QuerySet[Product], bbox: tuple[float, float, float, float]
+) -> QuerySet[Product]:
+    """Products whose footprint's lon/lat bounds meet ``(west, south, east, north)``."""
+    west, south, east, north = bbox
+    return rows.filter(west__lte=east, east__gte=west, south__lte=north, north__gte=south)
 
 
 def product_lookup(ref: int | str, *, field: str = "product") -> Product:

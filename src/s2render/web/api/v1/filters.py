@@ -9,6 +9,7 @@ from s2render.core.stac_search import parse_bbox
 from s2render.web.errors import FieldError
 from s2render.web.jobs.models import Job, Rendering, Status
 from s2render.web.products.models import Product, ProductSource, ProductState
+from s2render.web.products.selectors import filter_bbox, filter_tile
 
 
 class JobFilter(django_filters.FilterSet):
@@ -71,11 +72,11 @@ class ProductFilter(django_filters.FilterSet):
         )
 
     def filter_tile(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
-        return queryset.filter(tile__iexact=value.strip().upper().removeprefix("T"))
+        return filter_tile(queryset, value)
 
     def filter_bbox(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
         try:
-            west, south, east, north = parse_bbox(value)
+            bbox = parse_bbox(value)
         except ValueError as exc:
             raise FieldError("bbox", str(exc)) from None
-        return queryset.filter(west__lte=east, east__gte=west, south__lte=north, north__gte=south)
+        return filter_bbox(queryset, bbox)
