@@ -14,6 +14,9 @@ import threading
 
 import click
 
+from s2render.cli.search import validated
+from s2render.core.stac_search import check_max_cloud, parse_bbox, parse_date_range
+
 
 def _django() -> None:
     from s2render.web.bootstrap import prepare, setup_django
@@ -87,24 +90,24 @@ def scan(root: str | None, as_json: bool) -> None:
 @command.command("list")
 @click.option("--tile", default=None, help="MGRS tile, e.g. 33UUU.")
 @click.option("--level", type=click.Choice(["L1C", "L2A"]), default=None)
-@click.option("--date", "dates", default=None, help="YYYY-MM-DD or START/END (.. open).")
-@click.option("--cloud", type=float, default=None, help="Cloud cover at most (%).")
-@click.option("--bbox", default=None, help="west,south,east,north in lon/lat.")
+@click.option(
+    "--date",
+    "span",
+    metavar="RANGE",
+    callback=validated(parse_date_range),
+    help="A day (2023-08-15) or inclusive range (2023-08-01/2023-08-31, ../2023-08-31).",
+)
+@click.option(
+    "--cloud", type=float, callback=validated(check_max_cloud), help="Cloud cover at most (%)."
+)
+@click.option("--bbox", metavar="W,S,E,N", callback=validated(parse_bbox), help="In lon/lat.")
 @click.option("--json", "as_json", is_flag=True)
-def list_products(tile, level, dates, cloud, bbox, as_json) -> None:
-    """List registered products, filtered."""
-    from s2render.core.errors import SearchError
-    from s2render.core.stac_search import parse_bbox, parse_date_range
-
-    try:
-        span = parse_date_range(dates) if dates else None
-        box = parse_bbox(bbox) if bbox else None
-    except SearchError as exc:
-        raise click.UsageError(str(exc)) from exc
+def list_products(tile, level, span, cloud, bbox, as_json) -> None:
+    """List registered products, filtered (the filters of `s2render search`)."""
     _django()
     from s2render.web.products.selectors import product_search
 
-    rows = product_search(tile=tile, level=level, span=span, max_cloud=cloud, bbox=box)
+    rows = product_search(tile=tile, level=level, span=span, max_cloud=cloud, bbox=bbox)
     _print_rows([_row(p) for p in rows], as_json)
 
 

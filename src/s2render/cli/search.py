@@ -19,7 +19,7 @@ from s2render.core.stac_search import (
 COLUMNS = ("id", "datetime", "tile", "cloud", "baseline", "href")
 
 
-def _validated(parse):
+def validated(parse):
     """A click callback running a core parser; its SearchError becomes a usage error (exit 2)."""
 
     def callback(ctx: click.Context, param: click.Parameter, value):
@@ -52,14 +52,14 @@ def _rows(summaries) -> list[tuple[str, ...]]:
 @click.option(
     "--bbox",
     metavar="W,S,E,N",
-    callback=_validated(parse_bbox),
+    callback=validated(parse_bbox),
     help="Only items whose bbox intersects this lon/lat box, e.g. 15.5,45.5,16,46.",
 )
 @click.option(
     "--date",
     "dates",
     metavar="RANGE",
-    callback=_validated(parse_date_range),
+    callback=validated(parse_date_range),
     help="A day (2023-08-15) or inclusive range (2023-08-10/2023-08-20, ../2023-08-20).",
 )
 @click.option(
@@ -67,7 +67,7 @@ def _rows(summaries) -> list[tuple[str, ...]]:
     "max_cloud",
     type=float,
     metavar="MAX",
-    callback=_validated(check_max_cloud),
+    callback=validated(check_max_cloud),
     help="Only items with eo:cloud_cover at most MAX percent.",
 )
 @click.option(
